@@ -1,0 +1,72 @@
+"""Settings, read once from the environment (prefix ``GEMINI_INTERACTIONS_``).
+
+Key precedence follows the google-genai SDK: ``GOOGLE_API_KEY`` wins over ``GEMINI_API_KEY``. The base URL is
+never ours to choose: the SDK reads ``GOOGLE_GEMINI_BASE_URL`` itself unless ``--emulator`` overrides it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("gemini-interactions", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GEMINI_INTERACTIONS_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = None
+    model: str = "gemini-3.5-flash"
+    image_model: str = "gemini-3.1-flash-image"
+    research_agent: str = "deep-research-preview-04-2026"
+    poll_seconds: float = Field(default=10.0, gt=0)
+    research_deadline_seconds: float = Field(default=3900.0, gt=0)
+    lease_seconds: float = Field(default=30.0, gt=0)
+    mcp_token: SecretStr | None = None
+    file_roots: str = ""
+    request_timeout_seconds: float = Field(default=120.0, gt=0)
+    # A base URL set here (by --emulator) wins over GOOGLE_GEMINI_BASE_URL; None leaves it to the SDK.
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        value = value.expanduser()
+        if not value.is_absolute():
+            raise ValueError(f"GEMINI_INTERACTIONS_DATA_DIR must be an absolute path, got {str(value)!r}")
+        return value
+
+    @field_validator("mcp_token", "api_key")
+    @classmethod
+    def _blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value and value.get_secret_value().strip() else None
+
+    def resolved_api_key(self) -> str | None:
+        if self.api_key:
+            return self.api_key.get_secret_value()
+        return os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY") or None
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'gemini-interactions.sqlite3'}"
+
+    def file_root_paths(self) -> list[Path]:
+        return [Path(p).expanduser().resolve() for p in self.file_roots.split(os.pathsep) if p.strip()]
+
+    @property
+    def images_dir(self) -> Path:
+        return self.data_dir / "images"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
