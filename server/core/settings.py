@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(default=30.0, gt=0)
     mcp_token: SecretStr | None = None
     file_roots: str = ""
-    request_timeout_seconds: float = Field(default=120.0, gt=0)
+    # Bounds one foreground call (ask, generate_image); MCP hosts cut tool calls at about 60 s.
+    request_timeout_seconds: float = Field(default=45.0, gt=0)
     # A base URL set here (by --emulator) wins over GOOGLE_GEMINI_BASE_URL; None leaves it to the SDK.
     base_url: str | None = None
     api_key: SecretStr | None = None
