@@ -1,20 +1,20 @@
 """Errors a person may see. Every message says what happened and what to do next; none carries a secret.
 
-    GeminiInteractionsError
-     ├─ ConfigurationError          no API key, bad settings
-     ├─ InvalidInput                an argument we refuse before calling Gemini (size, type, path)
-     │   └─ AttachmentError         a file that cannot be attached
-     ├─ NotFound                    an id we do not know
-     │   └─ ResearchNotFound        a research job id not in our store
-     ├─ Forbidden                   a job that belongs to someone else
-     ├─ ConflictError               e.g. cancelling a job that already finished
-     └─ UpstreamError               Gemini answered with an error or not at all
-         ├─ AuthenticationFailed    401/403: key missing, wrong or lacking access
-         ├─ RateLimited             429 (.retry_after seconds when given)
-         ├─ InteractionExpired      404 on a continuation: expired, or made with store=false
-         ├─ UpstreamRejected        400/409/422: Gemini refused the request
-         ├─ UpstreamTimeout         no answer within our timeout
-         └─ UpstreamUnavailable     connection failure, 5xx
+GeminiInteractionsError
+ ├─ ConfigurationError          no API key, bad settings
+ ├─ InvalidInput                an argument we refuse before calling Gemini (size, type, path)
+ │   └─ AttachmentError         a file that cannot be attached
+ ├─ NotFound                    an id we do not know
+ │   └─ ResearchNotFound        a research job id not in our store
+ ├─ Forbidden                   a job that belongs to someone else
+ ├─ ConflictError               e.g. cancelling a job that already finished
+ └─ UpstreamError               Gemini answered with an error or not at all
+     ├─ AuthenticationFailed    401/403: key missing, wrong or lacking access
+     ├─ RateLimited             429 (.retry_after seconds when given)
+     ├─ InteractionExpired      404 on a continuation: expired, or made with store=false
+     ├─ UpstreamRejected        400/409/422: Gemini refused the request
+     ├─ UpstreamTimeout         no answer within our timeout
+     └─ UpstreamUnavailable     connection failure, 5xx
 """
 
 from __future__ import annotations
@@ -70,7 +70,9 @@ class AuthenticationFailed(UpstreamError):
 
 
 class RateLimited(UpstreamError):
-    def __init__(self, message: str, *, retry_after: float | None = None, status_code: int | None = 429) -> None:
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status_code: int | None = 429
+    ) -> None:
         super().__init__(message, status_code=status_code)
         self.retry_after = retry_after
 
