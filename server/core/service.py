@@ -3,28 +3,38 @@
     async with Core.running(settings) as core:
         answer = await core.ask("hello")
         job = await core.research.start("TPUs", origin=Origin(source="mcp"))
+
+``Core.running`` returns at once: the store is opened (and unfinished jobs resumed) in the background, so an
+MCP client that spawns us is answered quickly; calls that need the store wait for it.
 """
-# INTERFACE DRAFT: bodies are being written now; signatures are stable.
 
 from __future__ import annotations
 
+import importlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import anyio
+
+from . import errors, images
 from .domain import Answer, Attachment, Origin, ResearchJob, ToolName
+from .gateway import Gateway
+from .images import SavedImage
+from .research import JobEvent, ResearchService
 from .settings import Settings
 
+if TYPE_CHECKING:
+    from .store import Store
 
-@dataclass(frozen=True, slots=True)
-class SavedImage:
-    path: Path  # absolute, under settings.images_dir
-    mime_type: str
-    bytes: int
-    width: int
-    height: int
+__all__ = ["Core", "ImageResult", "JobEvent", "ResearchService", "SavedImage"]
+
+log = logging.getLogger(__name__)
+
+MAX_PROMPT_CHARS = 100_000
+STORE_READY_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,35 +43,111 @@ class ImageResult:
     files: tuple[SavedImage, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class JobEvent:
-    """Published for every job change, across processes. kind: 'started', 'progress' or 'finished'."""
+def check_prompt(prompt: str, *, what: str = "prompt") -> str:
+    text = (prompt or "").strip()
+    if not text:
+        raise errors.InvalidInput(f"The {what} is empty: say what you want.")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise errors.InvalidInput(
+            f"The {what} is {len(text):,} characters; the limit is {MAX_PROMPT_CHARS:,}. "
+            "Attach long material as a file instead."
+        )
+    return text
 
-    kind: str
-    job: ResearchJob
 
+class _LazyResearch:
+    """Stands in for the ResearchService until the store is open; every call waits for it."""
 
-class ResearchService:
-    async def start(self, prompt: str, *, agent: str | None = None, origin: Origin) -> ResearchJob: ...
-    async def get(self, interaction_id: str, *, viewer: Origin) -> ResearchJob: ...  # ResearchNotFound/Forbidden
-    async def cancel(self, interaction_id: str, *, viewer: Origin) -> ResearchJob: ...
-    async def list(self, *, viewer: Origin, status: str | None = None, limit: int = 20) -> list[ResearchJob]: ...
-    def read_report(self, job: ResearchJob) -> str: ...  # the whole markdown report ('' until finished)
+    def __init__(self, core: Core) -> None:
+        self._core = core
+
+    def __getattr__(self, name: str) -> Any:
+        service = self._core._research
+        if service is not None:
+            return getattr(service, name)
+        if name in ("read_report",):
+            raise errors.GeminiInteractionsError("The job store is still opening; try again in a moment.")
+        if name == "events":
+            return self._events
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            service = await self._core.ready()
+            return await getattr(service, name)(*args, **kwargs)
+
+        return call
 
     @asynccontextmanager
-    async def events(self) -> AsyncIterator[AsyncIterator[JobEvent]]:  # every JobEvent from now on
-        yield  # type: ignore[misc]
+    async def _events(self) -> AsyncIterator[AsyncIterator[JobEvent]]:
+        service = await self._core.ready()
+        async with service.events() as stream:
+            yield stream
 
 
 class Core:
-    settings: Settings
-    research: ResearchService
-    store: Any  # server.core.store.Store
+    def __init__(self, settings: Settings, *, replica_id: str | None = None) -> None:
+        self.settings = settings
+        self.gateway = Gateway(settings)
+        self._replica_id = replica_id
+        self._store: Store | None = None
+        self._research: ResearchService | None = None
+        self._ready = anyio.Event()
+        self._failure: BaseException | None = None
+        self.research: ResearchService = _LazyResearch(self)  # type: ignore[assignment]
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            raise errors.GeminiInteractionsError("The job store is still opening; try again in a moment.")
+        return self._store
+
+    async def ready(self) -> ResearchService:
+        with anyio.move_on_after(STORE_READY_SECONDS):
+            await self._ready.wait()
+        if self._research is None:
+            detail = f" ({self._failure.__class__.__name__})" if self._failure else ""
+            raise errors.ConfigurationError(
+                f"The job store could not be opened{detail}. Check GEMINI_INTERACTIONS_DATA_DIR / "
+                "GEMINI_INTERACTIONS_DATABASE_URL and the server log."
+            )
+        return self._research
 
     @classmethod
     @asynccontextmanager
-    async def running(cls, settings: Settings) -> AsyncIterator[Core]:
-        yield  # type: ignore[misc]
+    async def running(cls, settings: Settings, *, replica_id: str | None = None) -> AsyncIterator[Core]:
+        core = cls(settings, replica_id=replica_id)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(core._serve, name="core store and research watchers")
+            try:
+                yield core
+            finally:
+                tg.cancel_scope.cancel()
+        await core.gateway.aclose()
+
+    async def _serve(self) -> None:
+        try:
+            # Imported in a thread so that SQLAlchemy's import does not hold up the first MCP answers.
+            store_module = await anyio.to_thread.run_sync(importlib.import_module, "server.core.store")
+            Store = store_module.Store
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            store = await Store.open(self.settings.resolved_database_url())
+        except Exception as exc:
+            self._failure = exc
+            self._ready.set()
+            log.exception("opening the job store failed")
+            return
+        self._store = store
+        try:
+            service = ResearchService(self.settings, self.gateway, store, replica_id=self._replica_id)
+            async with anyio.create_task_group() as tg:
+                await tg.start(service.run)
+                self._research = service
+                self._ready.set()
+        finally:
+            self._ready.set()
+            with anyio.CancelScope(shield=True):
+                await store.close()
+
+    # -- foreground calls -------------------------------------------------------------------------------
 
     async def ask(
         self,
@@ -73,7 +159,16 @@ class Core:
         response_schema: dict[str, Any] | None = None,
         attachments: Sequence[Attachment] = (),
         previous_interaction_id: str | None = None,
-    ) -> Answer: ...
+    ) -> Answer:
+        return await self.gateway.ask(
+            check_prompt(prompt),
+            model=model or self.settings.model,
+            system_instruction=system_instruction or None,
+            tools=list(dict.fromkeys(tools)),
+            response_schema=response_schema,
+            attachments=attachments,
+            previous_interaction_id=(previous_interaction_id or "").strip() or None,
+        )
 
     async def generate_image(
         self,
@@ -82,4 +177,21 @@ class Core:
         model: str | None = None,
         aspect_ratio: str | None = None,
         previous_interaction_id: str | None = None,
-    ) -> ImageResult: ...
+    ) -> ImageResult:
+        answer = await self.gateway.generate_image(
+            check_prompt(prompt),
+            model=model or self.settings.image_model,
+            aspect_ratio=aspect_ratio,
+            previous_interaction_id=(previous_interaction_id or "").strip() or None,
+        )
+        files = await anyio.to_thread.run_sync(self._save_images, answer)
+        return ImageResult(answer=answer, files=files)
+
+    def _save_images(self, answer: Answer) -> tuple[SavedImage, ...]:
+        return tuple(
+            images.save(image, self.settings.images_dir, answer.interaction_id or "image")
+            for image in answer.images
+        )
+
+
+__all__ += ["Origin", "ResearchJob"]

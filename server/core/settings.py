@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     poll_seconds: float = Field(default=10.0, gt=0)
     research_deadline_seconds: float = Field(default=3900.0, gt=0)
     lease_seconds: float = Field(default=30.0, gt=0)
+    # A research stream that sends nothing for this long is treated as hung: we poll instead.
+    stream_read_timeout_seconds: float = Field(default=120.0, gt=0)
     mcp_token: SecretStr | None = None
     file_roots: str = ""
     # Bounds one foreground call (ask, generate_image); MCP hosts cut tool calls at about 60 s.
