@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MAX_CONNECTIONS = 2000
+
 
 class Gateway:
     def __init__(self, settings: Settings) -> None:
@@ -40,6 +42,7 @@ class Gateway:
                 base_url=self._settings.base_url,  # None: the SDK honours GOOGLE_GEMINI_BASE_URL
                 retry_options=types.HttpRetryOptions(attempts=1),
                 timeout=int(self._settings.request_timeout_seconds * 1000),
+                async_client_args={"limits": _connection_limits()},
             )
             self._client = genai.Client(api_key=key, http_options=options)
         return self._client.aio.interactions
@@ -165,6 +168,15 @@ class Gateway:
             raise
         except Exception as exc:
             raise translate(exc) from None
+
+
+def _connection_limits() -> Any:
+    # One research watcher holds one streaming connection; httpx's default pool of 100 would queue the rest.
+    try:
+        import httpx2 as httpx
+    except ImportError:  # the SDK falls back to httpx the same way
+        import httpx
+    return httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100)
 
 
 # -- translation ------------------------------------------------------------------------------------------
