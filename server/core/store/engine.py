@@ -1,0 +1,94 @@
+"""Engine creation and the few places where SQLite and PostgreSQL genuinely differ.
+
+Everything else in the store is written once with SQLAlchemy Core constructs. The differences live here:
+
+- SQLite: the data directory is created, WAL mode and a busy timeout are set on every connection, and we emit our
+  own ``BEGIN`` (the driver's implicit transactions would otherwise leave DDL and SELECTs outside them).
+- ``insert_for``: both dialects spell ``INSERT … ON CONFLICT`` the same way, but from different modules.
+- ``skip_locked``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, nothing on SQLite (one writer at a time anyway).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Select, Table, event, pool
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ..errors import ConfigurationError
+
+Dialect = Literal["sqlite", "postgresql"]
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option read by our SQLite "begin" hook: "IMMEDIATE" takes the write lock at BEGIN.
+SQLITE_BEGIN = "sqlite_begin"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def dialect_of(url: str | URL) -> Dialect:
+    backend = make_url(url).get_backend_name()
+    if backend in ("sqlite", "postgresql"):
+        return backend  # type: ignore[return-value]
+    raise ConfigurationError(
+        f"Unsupported database URL backend {backend!r}. Use sqlite+aiosqlite:///path/to/file.sqlite3 "
+        "or postgresql+asyncpg://user@host/dbname in GEMINI_INTERACTIONS_DATABASE_URL."
+    )
+
+
+def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    parsed = make_url(url)
+    dialect = dialect_of(parsed)
+    if dialect == "postgresql":
+        if parsed.drivername != "postgresql+asyncpg":
+            parsed = parsed.set(drivername="postgresql+asyncpg")
+        return create_async_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    if parsed.drivername != "sqlite+aiosqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    memory = parsed.database in (None, "", ":memory:")
+    if not memory:
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
+    kwargs: dict[str, Any] = {"poolclass": pool.StaticPool} if memory else {}
+    engine = create_async_engine(parsed, echo=echo, **kwargs)
+    _configure_sqlite(engine, wal=not memory)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine, *, wal: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver; _on_begin emits BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            if wal:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get(SQLITE_BEGIN, "")
+        connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def insert_for(dialect: Dialect, table: Table) -> Any:
+    """An INSERT that supports ``.on_conflict_do_nothing()`` / ``.on_conflict_do_update()`` on this engine."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table)
+
+
+def skip_locked(query: Select[Any], dialect: Dialect) -> Select[Any]:
+    """Lock the selected rows, skipping rows another transaction holds (PostgreSQL); a no-op on SQLite."""
+    if dialect == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query

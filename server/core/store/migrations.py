@@ -1,0 +1,137 @@
+"""Schema changes as an ordered list of migrations, each applied once (in the manner of simonw/llm).
+
+``MIGRATIONS`` is append-only: never edit a migration that has shipped; add a new one that changes the schema,
+then update ``schema.py`` to match (``tests/store`` checks that the two agree). Each migration is a function
+that takes a synchronous SQLAlchemy ``Connection``; its name is recorded in ``schema_migrations`` once it ran.
+
+All pending migrations run in one transaction at ``Store.open``. On PostgreSQL that transaction first takes an
+advisory lock, so replicas starting together apply each migration exactly once (DDL is transactional there).
+On SQLite the transaction starts with ``BEGIN IMMEDIATE``, which holds the database's write lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .engine import SQLITE_BEGIN, Dialect, utcnow
+from .schema import schema_migrations
+
+Migration = Callable[[Connection], None]
+
+# pg_advisory_xact_lock key: "gemi" "nist" in ASCII; any constant shared by all replicas will do.
+MIGRATION_LOCK_KEY = 0x67656D69_6E697374
+
+
+def m001_initial(conn: Connection) -> None:
+    """Jobs, deliveries, Slack thread memory, seen events. Frozen: the tables as they were at 001."""
+    md = MetaData()
+    ts = DateTime(timezone=True)
+    jobs = Table(
+        "jobs",
+        md,
+        Column("interaction_id", String(200), primary_key=True),
+        Column("prompt", Text, nullable=False),
+        Column("agent", String(200), nullable=False),
+        Column("source", String(20), nullable=False),
+        Column("owner", String(200)),
+        Column("team_id", String(64)),
+        Column("channel_id", String(64)),
+        Column("thread_ts", String(64)),
+        Column("message_ts", String(64)),
+        Column("status", String(40), nullable=False),
+        Column("created_at", ts, nullable=False),
+        Column("updated_at", ts, nullable=False),
+        Column("finished_at", ts),
+        Column("last_event_id", String(200)),
+        Column("progress", Text),
+        Column("report_path", Text),
+        Column("image_paths", JSON, nullable=False),
+        Column("error", Text),
+        Column("lease_owner", String(200)),
+        Column("lease_expires_at", ts),
+    )
+    Index("ix_jobs_created_at", jobs.c.created_at)
+    Index("ix_jobs_status", jobs.c.status)
+    Index("ix_jobs_owner_created_at", jobs.c.owner, jobs.c.created_at)
+    Index("ix_jobs_team_created_at", jobs.c.team_id, jobs.c.created_at)
+    Index("ix_jobs_lease_owner", jobs.c.lease_owner)
+    deliveries = Table(
+        "deliveries",
+        md,
+        Column("job_id", String(200), ForeignKey("jobs.interaction_id", ondelete="CASCADE"), nullable=False),
+        Column("destination", String(400), nullable=False),
+        Column("state", String(20), nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("last_error", Text),
+        Column("claimed_by", String(200)),
+        Column("claim_expires_at", ts),
+        Column("progress", JSON, nullable=False),
+        Column("created_at", ts, nullable=False),
+        Column("updated_at", ts, nullable=False),
+        PrimaryKeyConstraint("job_id", "destination"),
+    )
+    Index("ix_deliveries_state", deliveries.c.state)
+    Table(
+        "slack_threads",
+        md,
+        Column("team_id", String(64), nullable=False),
+        Column("channel_id", String(64), nullable=False),
+        Column("thread_ts", String(64), nullable=False),
+        Column("interaction_id", String(200), nullable=False),
+        Column("updated_at", ts, nullable=False),
+        PrimaryKeyConstraint("team_id", "channel_id", "thread_ts"),
+    )
+    seen = Table(
+        "seen_events",
+        md,
+        Column("key", String(400), primary_key=True),
+        Column("created_at", ts, nullable=False),
+    )
+    Index("ix_seen_events_created_at", seen.c.created_at)
+    md.create_all(conn)
+
+
+MIGRATIONS: list[Migration] = [m001_initial]
+
+
+def _apply_pending(conn: Connection) -> list[str]:
+    schema_migrations.create(conn, checkfirst=True)
+    done = set(conn.scalars(select(schema_migrations.c.name)))
+    applied: list[str] = []
+    for migration in MIGRATIONS:
+        name = migration.__name__
+        if name in done:
+            continue
+        migration(conn)
+        conn.execute(insert(schema_migrations).values(name=name, applied_at=utcnow()))
+        applied.append(name)
+    return applied
+
+
+async def apply_migrations(engine: AsyncEngine, dialect: Dialect) -> list[str]:
+    """Apply every pending migration; return the names applied by this call (empty when up to date)."""
+    if dialect == "sqlite":
+        engine = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+    async with engine.begin() as conn:
+        if dialect == "postgresql":
+            await conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_KEY)))
+        return await conn.run_sync(_apply_pending)

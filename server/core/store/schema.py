@@ -1,0 +1,116 @@
+"""The current shape of every table, for queries. ``migrations.py`` is what creates and changes them.
+
+Timestamps are timezone-aware UTC in Python. PostgreSQL stores ``timestamptz``; SQLite stores naive UTC text in
+a fixed-width format, so comparing two timestamps in SQL is a plain string comparison and stays correct.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on both engines. Naive datetimes are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the store keeps timezone-aware UTC timestamps only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("applied_at", UTCDateTime, nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("interaction_id", String(200), primary_key=True),
+    Column("prompt", Text, nullable=False),
+    Column("agent", String(200), nullable=False),
+    Column("source", String(20), nullable=False),
+    Column("owner", String(200)),
+    Column("team_id", String(64)),
+    Column("channel_id", String(64)),
+    Column("thread_ts", String(64)),
+    Column("message_ts", String(64)),
+    Column("status", String(40), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("last_event_id", String(200)),
+    Column("progress", Text),
+    Column("report_path", Text),
+    Column("image_paths", JSON, nullable=False),
+    Column("error", Text),
+    Column("lease_owner", String(200)),
+    Column("lease_expires_at", UTCDateTime),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("job_id", String(200), ForeignKey("jobs.interaction_id", ondelete="CASCADE"), nullable=False),
+    Column("destination", String(400), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("claimed_by", String(200)),
+    Column("claim_expires_at", UTCDateTime),
+    Column("progress", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("job_id", "destination"),
+)
+
+slack_threads = Table(
+    "slack_threads",
+    metadata,
+    Column("team_id", String(64), nullable=False),
+    Column("channel_id", String(64), nullable=False),
+    Column("thread_ts", String(64), nullable=False),
+    Column("interaction_id", String(200), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("team_id", "channel_id", "thread_ts"),
+)
+
+seen_events = Table(
+    "seen_events",
+    metadata,
+    Column("key", String(400), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
