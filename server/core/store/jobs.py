@@ -1,0 +1,260 @@
+"""Research jobs and the leases that give each unfinished job exactly one watcher across replicas.
+
+Every state change that must happen once (finishing a job, taking a lease) is a single conditional
+``UPDATE … RETURNING``: the database decides who won, on both engines. On PostgreSQL ``claim_jobs`` first picks
+rows with ``FOR UPDATE SKIP LOCKED`` so racing replicas split the free jobs instead of queueing on each other.
+Lease times come from the replica's clock: keep replica clocks in sync (NTP) to well under the lease length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..domain import TERMINAL_STATUSES, Origin, ResearchJob
+from ..errors import ConflictError, ResearchNotFound
+from .base import TERMINAL, StoreBase
+from .engine import skip_locked, utcnow
+from .schema import jobs
+
+UPDATABLE_FIELDS: frozenset[str] = frozenset(
+    {
+        "status",
+        "progress",
+        "last_event_id",
+        "report_path",
+        "image_paths",
+        "error",
+        "finished_at",
+        "message_ts",
+    }
+)
+
+
+def _to_job(row: Row[Any]) -> ResearchJob:
+    m = row._mapping
+    return ResearchJob(
+        interaction_id=m["interaction_id"],
+        prompt=m["prompt"],
+        agent=m["agent"],
+        origin=Origin(
+            source=m["source"],
+            owner=m["owner"],
+            team_id=m["team_id"],
+            channel_id=m["channel_id"],
+            thread_ts=m["thread_ts"],
+            message_ts=m["message_ts"],
+        ),
+        status=m["status"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        finished_at=m["finished_at"],
+        last_event_id=m["last_event_id"],
+        progress=m["progress"],
+        report_path=m["report_path"],
+        error=m["error"],
+        image_paths=list(m["image_paths"] or []),
+    )
+
+
+def _unfinished() -> ColumnElement[bool]:
+    return jobs.c.status.not_in(TERMINAL)
+
+
+def _lease_free(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        jobs.c.lease_owner.is_(None), jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at <= now
+    )
+
+
+class JobsMixin(StoreBase):
+    async def create_job(self, job: ResearchJob) -> None:
+        """Insert a new job. Raises ``ConflictError`` if a job with this interaction id exists."""
+        now = utcnow()
+        origin = job.origin
+        values = {
+            "interaction_id": job.interaction_id,
+            "prompt": job.prompt,
+            "agent": job.agent,
+            "source": origin.source,
+            "owner": origin.owner,
+            "team_id": origin.team_id,
+            "channel_id": origin.channel_id,
+            "thread_ts": origin.thread_ts,
+            "message_ts": origin.message_ts,
+            "status": job.status,
+            "created_at": job.created_at or now,
+            "updated_at": job.updated_at or job.created_at or now,
+            "finished_at": job.finished_at,
+            "last_event_id": job.last_event_id,
+            "progress": job.progress,
+            "report_path": job.report_path,
+            "image_paths": list(job.image_paths),
+            "error": job.error,
+        }
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(insert(jobs).values(**values))
+        except IntegrityError as exc:
+            raise ConflictError(
+                f"A research job with id {job.interaction_id!r} is already stored; use its status instead."
+            ) from exc
+
+    async def get_job(self, interaction_id: str) -> ResearchJob | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(jobs).where(jobs.c.interaction_id == interaction_id))).first()
+        return _to_job(row) if row else None
+
+    async def list_jobs(
+        self,
+        *,
+        owner: str | None = None,
+        team_id: str | None = None,
+        source: str | None = None,
+        status: str | Iterable[str] | None = None,
+        limit: int = 50,
+    ) -> list[ResearchJob]:
+        """Jobs matching every filter given, newest first."""
+        query = select(jobs)
+        if owner is not None:
+            query = query.where(jobs.c.owner == owner)
+        if team_id is not None:
+            query = query.where(jobs.c.team_id == team_id)
+        if source is not None:
+            query = query.where(jobs.c.source == source)
+        if isinstance(status, str):
+            query = query.where(jobs.c.status == status)
+        elif status is not None:
+            query = query.where(jobs.c.status.in_(list(status)))
+        query = query.order_by(jobs.c.created_at.desc(), jobs.c.interaction_id.desc()).limit(limit)
+        async with self._engine.connect() as conn:
+            return [_to_job(row) for row in await conn.execute(query)]
+
+    async def update_job(self, interaction_id: str, **fields: Any) -> ResearchJob:
+        """Set some of ``UPDATABLE_FIELDS`` (and ``updated_at``); return the job as stored now."""
+        unknown = set(fields) - UPDATABLE_FIELDS
+        if unknown:
+            raise TypeError(f"update_job cannot set {sorted(unknown)}; allowed: {sorted(UPDATABLE_FIELDS)}")
+        if "image_paths" in fields:
+            fields["image_paths"] = list(fields["image_paths"] or [])
+        stmt = (
+            update(jobs)
+            .where(jobs.c.interaction_id == interaction_id)
+            .values(**fields, updated_at=utcnow())
+            .returning(*jobs.c)
+        )
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            raise ResearchNotFound(f"No research job {interaction_id!r} is stored here; check the id.")
+        return _to_job(row)
+
+    async def finish_job(
+        self,
+        interaction_id: str,
+        status: str,
+        *,
+        report_path: str | None = None,
+        image_paths: Iterable[str] | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """Make the job terminal unless it already is. True only for the one call that did it."""
+        if status not in TERMINAL_STATUSES:
+            raise ValueError(f"finish_job needs a terminal status ({', '.join(TERMINAL)}), got {status!r}")
+        now = utcnow()
+        values: dict[str, Any] = {
+            "status": status,
+            "finished_at": now,
+            "updated_at": now,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+        if report_path is not None:
+            values["report_path"] = report_path
+        if image_paths is not None:
+            values["image_paths"] = list(image_paths)
+        if error is not None:
+            values["error"] = error
+        stmt = (
+            update(jobs)
+            .where(jobs.c.interaction_id == interaction_id, _unfinished())
+            .values(**values)
+            .returning(jobs.c.interaction_id)
+        )
+        async with self._engine.begin() as conn:
+            return (await conn.execute(stmt)).first() is not None
+
+    async def unfinished_jobs(self) -> list[ResearchJob]:
+        query = select(jobs).where(_unfinished()).order_by(jobs.c.created_at, jobs.c.interaction_id)
+        async with self._engine.connect() as conn:
+            return [_to_job(row) for row in await conn.execute(query)]
+
+    # -- leases ---------------------------------------------------------------------------------------------
+
+    async def claim_jobs(
+        self, owner: str, lease_seconds: float, *, limit: int | None = None, steal_all: bool = False
+    ) -> list[ResearchJob]:
+        """Take the lease on unfinished jobs that nobody holds (or whose lease expired); oldest first.
+
+        ``steal_all=True`` takes every unfinished job whoever holds it: only for a lone process (SQLite) at
+        start-up, when any other holder is a previous run of this very process.
+        """
+        now = utcnow()
+        claimable = _unfinished() if steal_all else and_(_unfinished(), _lease_free(now))
+        pick = (
+            select(jobs.c.interaction_id).where(claimable).order_by(jobs.c.created_at, jobs.c.interaction_id)
+        )
+        if limit is not None:
+            pick = pick.limit(limit)
+        stmt = (
+            update(jobs)
+            .where(jobs.c.interaction_id.in_(skip_locked(pick, self._dialect)), claimable)
+            .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
+            .returning(*jobs.c)
+        )
+        async with self._engine.begin() as conn:
+            claimed = [_to_job(row) for row in await conn.execute(stmt)]
+        claimed.sort(key=lambda job: (job.created_at or now, job.interaction_id))
+        return claimed
+
+    async def claim_job(self, interaction_id: str, owner: str, lease_seconds: float) -> bool:
+        """Take (or renew) the lease on one unfinished job unless another owner holds a live lease on it."""
+        now = utcnow()
+        stmt = (
+            update(jobs)
+            .where(
+                jobs.c.interaction_id == interaction_id,
+                _unfinished(),
+                or_(_lease_free(now), jobs.c.lease_owner == owner),
+            )
+            .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
+            .returning(jobs.c.interaction_id)
+        )
+        async with self._engine.begin() as conn:
+            return (await conn.execute(stmt)).first() is not None
+
+    async def renew_leases(self, owner: str, lease_seconds: float) -> set[str]:
+        """Extend every lease ``owner`` still holds on an unfinished job; return those job ids."""
+        stmt = (
+            update(jobs)
+            .where(jobs.c.lease_owner == owner, _unfinished())
+            .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+            .returning(jobs.c.interaction_id)
+        )
+        async with self._engine.begin() as conn:
+            return set((await conn.execute(stmt)).scalars())
+
+    async def release_leases(self, owner: str, ids: Iterable[str] | None = None) -> None:
+        """Give up ``owner``'s leases (all of them, or just ``ids``) so another replica can claim them now."""
+        stmt = update(jobs).where(jobs.c.lease_owner == owner)
+        if ids is not None:
+            wanted = list(ids)
+            if not wanted:
+                return
+            stmt = stmt.where(jobs.c.interaction_id.in_(wanted))
+        async with self._engine.begin() as conn:
+            await conn.execute(stmt.values(lease_owner=None, lease_expires_at=None))
