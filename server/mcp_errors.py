@@ -1,0 +1,44 @@
+"""Every failure a tool can meet, turned into a ToolError whose text says what happened and what to do next.
+
+Our own errors (``GeminiInteractionsError``) carry a message written for people: it goes out as is.
+Anything else is a bug or an outage we did not foresee: it is logged here with its traceback and answered with a generic
+message, never with the exception text (it may hold paths, bodies or secrets).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from mcp.server.mcpserver.exceptions import ToolError
+
+from server.core.errors import GeminiInteractionsError, RateLimited
+
+log = logging.getLogger("server.mcp")
+
+GENERIC_FAILURE = (
+    "The server hit an unexpected problem while running {tool} (details are in the server log). "
+    "Try again; if it keeps failing, restart the MCP server or try a simpler request."
+)
+
+
+def user_message(exc: GeminiInteractionsError) -> str:
+    message = str(exc).strip() or exc.__class__.__name__
+    if isinstance(exc, RateLimited) and exc.retry_after is not None and "retry" not in message.lower():
+        message = f"{message} Retry after {exc.retry_after:g} s."
+    return message
+
+
+@contextmanager
+def tool_errors(tool: str) -> Iterator[None]:
+    """Run a tool body; re-raise failures as ToolError (cancellation and ToolError pass through)."""
+    try:
+        yield
+    except ToolError:
+        raise
+    except GeminiInteractionsError as exc:
+        raise ToolError(user_message(exc)) from None
+    except Exception:
+        log.exception("tool %s failed unexpectedly", tool)
+        raise ToolError(GENERIC_FAILURE.format(tool=tool)) from None

@@ -1,0 +1,205 @@
+"""The shapes our tools return (their output schemas) and the functions that fill them from core types."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from server.core import research
+
+if TYPE_CHECKING:
+    from server.core.domain import Answer, ResearchJob
+
+MAX_PROMPT_ECHO = 200
+
+
+def research_uri(interaction_id: str) -> str:
+    return f"research://{interaction_id}"
+
+
+class UsageOut(BaseModel):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    thought_tokens: int = 0
+    total_tokens: int = 0
+
+
+class CitationOut(BaseModel):
+    url: str
+    title: str | None = None
+
+
+class AskResult(BaseModel):
+    interaction_id: str = Field(
+        description="Pass to continue_thread for a follow-up in the same conversation."
+    )
+    model: str | None = Field(description="The model (or agent) that answered.")
+    text: str = Field(description="The answer; JSON text when a response_schema was given.")
+    usage: UsageOut | None = Field(default=None, description="Token counts, when Gemini reported them.")
+    citations: list[CitationOut] = Field(default_factory=list, description="Sources cited (google_search).")
+
+
+def ask_result(answer: Answer) -> AskResult:
+    usage = answer.usage
+    return AskResult(
+        interaction_id=answer.interaction_id,
+        model=answer.model or answer.agent,
+        text=answer.text,
+        usage=UsageOut(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            thought_tokens=usage.thought_tokens,
+            total_tokens=usage.total_tokens,
+        )
+        if usage
+        else None,
+        citations=[CitationOut(url=c.url, title=c.title) for c in answer.citations],
+    )
+
+
+class ImageFile(BaseModel):
+    path: str = Field(description="Absolute path of the full-size image saved on the server's machine.")
+    mime_type: str
+    bytes: int = Field(description="Size of the saved file in bytes.")
+
+
+class ImageResult(BaseModel):
+    interaction_id: str = Field(
+        description="Pass to generate_image to refine, or to continue_thread to discuss."
+    )
+    images: list[ImageFile]
+    text: str = Field(description="Any text the model returned with the image.")
+
+
+class ResearchStarted(BaseModel):
+    interaction_id: str = Field(description="The research job id (also its Gemini interaction id).")
+    status: str
+    resource_uri: str = Field(description="research://{interaction_id}: the whole report, updated when done.")
+    hint: str
+
+
+class ResearchStatusResult(BaseModel):
+    interaction_id: str
+    status: str = Field(
+        description="in_progress, completed, failed, cancelled, incomplete, budget_exceeded or timed_out."
+    )
+    elapsed_seconds: float = Field(description="Seconds since the job started (until it finished).")
+    progress: str | None = Field(description="The latest progress note from the research agent.")
+    report: str = Field(description="One page of the markdown report ('' until the job completes).")
+    offset: int = Field(description="Where this page starts in the report (characters).")
+    next_offset: int | None = Field(description="Offset of the next page; null when nothing more remains.")
+    total_chars: int = Field(description="Length of the whole report in characters.")
+    report_path: str | None = Field(description="The report file on the server's machine, once written.")
+    error: str | None = Field(description="Why the job failed, if it did.")
+    hint: str = Field(description="What to do next.")
+
+
+class JobSummary(BaseModel):
+    interaction_id: str
+    status: str
+    prompt: str = Field(description=f"The research request (first {MAX_PROMPT_ECHO} characters).")
+    agent: str
+    created_at: str | None = Field(description="ISO-8601 UTC time the job started.")
+    finished_at: str | None = None
+    elapsed_seconds: float
+    progress: str | None = None
+    error: str | None = None
+    report_path: str | None = None
+    resource_uri: str
+
+
+class ResearchList(BaseModel):
+    jobs: list[JobSummary] = Field(description="Newest first.")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
+def elapsed_seconds(job: ResearchJob) -> float:
+    return round(research.elapsed_seconds(job), 1)
+
+
+def job_summary(job: ResearchJob) -> JobSummary:
+    prompt = job.prompt if len(job.prompt) <= MAX_PROMPT_ECHO else job.prompt[: MAX_PROMPT_ECHO - 1] + "…"
+    return JobSummary(
+        interaction_id=job.interaction_id,
+        status=job.status,
+        prompt=prompt,
+        agent=job.agent,
+        created_at=_iso(job.created_at),
+        finished_at=_iso(job.finished_at),
+        elapsed_seconds=elapsed_seconds(job),
+        progress=job.progress,
+        error=job.error,
+        report_path=job.report_path,
+        resource_uri=research_uri(job.interaction_id),
+    )
+
+
+def status_page(job: ResearchJob, report: str, *, offset: int, max_chars: int) -> ResearchStatusResult:
+    """One page of the report, with the offset of the next one and a hint that says what to do next."""
+    page = report[offset : offset + max_chars]
+    end = offset + len(page)
+    next_offset = end if end < len(report) else None
+    uri = research_uri(job.interaction_id)
+    if next_offset is not None:
+        hint = (
+            f"Showing characters {offset}-{end} of {len(report)}. More remains: call research_status again "
+            f"with offset {next_offset} (or read {uri} for the whole report)."
+        )
+    elif not job.terminal:
+        hint = (
+            f"Still running ({elapsed_seconds(job):.0f} s so far; Deep Research usually takes 5-20 minutes). "
+            f"Call research_status again in a minute, or subscribe to {uri} to be notified when it finishes."
+        )
+    elif job.status == "completed":
+        hint = (
+            "The report is complete." if offset == 0 else f"End of the report ({len(report)} characters)."
+        ) + f" Ask follow-up questions with continue_thread(interaction_id='{job.interaction_id}')."
+    else:
+        hint = f"The job ended with status {job.status}. Start a new one with start_research if needed."
+    return ResearchStatusResult(
+        interaction_id=job.interaction_id,
+        status=job.status,
+        elapsed_seconds=elapsed_seconds(job),
+        progress=job.progress,
+        report=page,
+        offset=offset,
+        next_offset=next_offset,
+        total_chars=len(report),
+        report_path=job.report_path,
+        error=job.error,
+        hint=hint,
+    )
+
+
+def status_text(result: ResearchStatusResult) -> str:
+    """The same page as readable text for the model: a header, the report page, the what-next line."""
+    lines = [f"Research {result.interaction_id}: {result.status} ({result.elapsed_seconds:.0f} s)."]
+    if result.progress and result.status == "in_progress":
+        lines.append(f"Latest progress: {result.progress}")
+    if result.error:
+        lines.append(f"Error: {result.error}")
+    if result.report:
+        lines += ["", result.report, ""]
+    lines.append(result.hint)
+    return "\n".join(lines)
+
+
+def report_markdown(job: ResearchJob, report: str) -> str:
+    """The research:// resource body: the whole report, or a short note while there is none yet."""
+    if report:
+        return report
+    if not job.terminal:
+        progress = f"\n\nLatest progress: {job.progress}" if job.progress else ""
+        return (
+            f"_Research {job.interaction_id} is still running ({elapsed_seconds(job):.0f} s so far). "
+            f"This resource is updated when it finishes._{progress}\n"
+        )
+    reason = f": {job.error}" if job.error else "."
+    return f"_Research {job.interaction_id} ended with status {job.status} and no report{reason}_\n"
