@@ -1,0 +1,207 @@
+"""``gemini-interactions-mcp`` (also ``python -m server``): the MCP server on stdio or streamable HTTP.
+
+stdout is the stdio wire, so everything we say goes to stderr (logging included), and logging is configured
+before the MCP server is built (the SDK would otherwise install its own INFO handler and httpx would log every
+research poll). Secrets are never logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast
+
+import anyio
+
+if TYPE_CHECKING:
+    from mcp.server import MCPServer
+
+    from server.core.settings import Settings
+    from server.mcp_auth import HttpSecurity
+
+log = logging.getLogger("server.cli")
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+CHATTY_LOGGERS = (
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "httpcore2",
+    "google_genai",
+    "aiosqlite",
+    "sqlalchemy.engine",
+)
+EMULATOR_API_KEY = "emulator-key-not-a-secret"
+HTTP_SHUTDOWN_GRACE_SECONDS = 5
+
+EMULATOR_NOTICE = """\
+==================================================================================
+EMULATOR MODE: answers are fake, no Gemini calls are made and no API key is used.
+The local Interactions API emulator runs inside this process at {url}
+Jobs, images and reports go to {data_dir}
+Drop --emulator and set GEMINI_API_KEY to use the real Gemini API.
+=================================================================================="""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gemini-interactions-mcp",
+        description="Gemini Interactions API as an MCP server (stdio, or streamable HTTP at /mcp).",
+    )
+    parser.add_argument("--transport", choices=("stdio", "http"), default="stdio", help="default: stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="extra Host header to accept on a non-loopback bind (repeatable), e.g. mcp.example.com:443",
+    )
+    parser.add_argument(
+        "--emulator",
+        action="store_true",
+        help="start the local Interactions API emulator in-process and use it (fake answers, no key needed)",
+    )
+    parser.add_argument(
+        "--log-level", choices=LOG_LEVELS, default="INFO", help="stderr log level (default INFO)"
+    )
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    quiet = max(logging.WARNING, logging.getLevelName(level))
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)
+
+
+def _die(message: str, code: int = 2) -> NoReturn:
+    print(f"gemini-interactions-mcp: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
+def _load_settings(**overrides: Any) -> Settings:
+    from pydantic import ValidationError
+
+    from server.core.settings import Settings
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        _die(f"invalid configuration ({problems}). Fix the GEMINI_INTERACTIONS_* environment variables.")
+
+
+@contextlib.contextmanager
+def _emulator(settings: Settings) -> Iterator[Settings]:
+    """Run the emulator on a free loopback port for the life of the server; settings that point at it."""
+    from server.emulator import EmulatorConfig, run_emulator_in_thread
+
+    handle = run_emulator_in_thread(EmulatorConfig(), host="127.0.0.1", port=0)
+    try:
+        overrides: dict[str, Any] = {"base_url": handle.url, "api_key": EMULATOR_API_KEY}
+        if not os.environ.get("GEMINI_INTERACTIONS_DATA_DIR"):
+            overrides["data_dir"] = settings.data_dir / "emulator"  # fake jobs never mix with real ones
+        emulated = _load_settings(**overrides)
+        print(EMULATOR_NOTICE.format(url=handle.url, data_dir=emulated.data_dir), file=sys.stderr, flush=True)
+        yield emulated
+    finally:
+        handle.stop()
+
+
+def _http_security(args: argparse.Namespace, settings: Settings) -> HttpSecurity:
+    from server.mcp_auth import InsecureBind, http_security
+
+    token = settings.mcp_token.get_secret_value() if settings.mcp_token else None
+    try:
+        return http_security(args.host, args.port, token, args.allowed_host)
+    except InsecureBind as exc:
+        _die(str(exc))
+
+
+async def _watch_signals(on_signal: Any) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        count = 0
+        async for signum in signals:
+            count += 1
+            log.info("received %s; shutting down", signal.Signals(signum).name)
+            on_signal(count)
+
+
+async def _serve_stdio(server: MCPServer[Any]) -> None:
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_watch_signals, lambda _count: tg.cancel_scope.cancel())
+        await server.run_stdio_async()  # returns when the client closes stdin
+        tg.cancel_scope.cancel()
+
+
+async def _serve_http(server: MCPServer[Any], args: argparse.Namespace, security: HttpSecurity) -> None:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(
+            self,
+        ) -> Iterator[None]:  # we handle signals ourselves, the same way on both transports
+            yield
+
+    app = server.streamable_http_app(host=args.host, transport_security=security.transport_security)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=None,  # keep our stderr handler
+        access_log=False,
+        timeout_graceful_shutdown=HTTP_SHUTDOWN_GRACE_SECONDS,  # open SSE streams must not hold shutdown
+        lifespan="on",
+    )
+    http = Server(config)
+
+    def on_signal(count: int) -> None:
+        http.should_exit = True
+        if count > 1:
+            http.force_exit = True
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_watch_signals, on_signal)
+        log.info("serving MCP over streamable HTTP at http://%s:%d/mcp", args.host, args.port)
+        await http.serve()
+        tg.cancel_scope.cancel()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    configure_logging(args.log_level)
+    settings = _load_settings()
+    security = _http_security(args, settings) if args.transport == "http" else None
+    transport = cast(Literal["stdio", "http"], args.transport)
+
+    with contextlib.ExitStack() as stack:
+        if args.emulator:
+            settings = stack.enter_context(_emulator(settings))
+        elif not settings.resolved_api_key():
+            log.warning("no Gemini API key is set: tools will answer with how to set GEMINI_API_KEY")
+
+        from server.mcp_app import build_server
+
+        server = build_server(settings, transport=transport, security=security, log_level=args.log_level)
+        if security is not None:
+            anyio.run(_serve_http, server, args, security)
+        else:
+            anyio.run(_serve_stdio, server)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Who may call us over HTTP: the bearer token, the bind address rules and DNS-rebinding settings.
+
+Loopback binds keep the SDK's default Host/Origin checks; a non-loopback bind needs a token and gets an
+explicit allow-list. The token is compared in constant time and never logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mcp.server.auth.provider import AccessToken
+    from mcp.server.auth.settings import AuthSettings
+    from mcp.server.transport_security import TransportSecuritySettings
+
+#: The client id every holder of the static token shares; research jobs are scoped to it.
+TOKEN_CLIENT_ID = "token"
+
+
+class StaticTokenVerifier:
+    """Accepts exactly one bearer token (GEMINI_INTERACTIONS_MCP_TOKEN); satisfies the SDK's TokenVerifier."""
+
+    def __init__(self, expected: str) -> None:
+        self._expected = expected.encode()
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        from mcp.server.auth.provider import AccessToken
+
+        if hmac.compare_digest(token.encode(), self._expected):
+            return AccessToken(token=token, client_id=TOKEN_CLIENT_ID, scopes=[])
+        return None
+
+
+def is_loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _authority(host: str, port: int) -> str:
+    bare = host.strip("[]")
+    return f"[{bare}]:{port}" if ":" in bare else f"{bare}:{port}"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSecurity:
+    """Everything the HTTP transport needs to know about who may call it."""
+
+    token_verifier: StaticTokenVerifier | None
+    auth: AuthSettings | None
+    transport_security: TransportSecuritySettings | None  # None: the SDK's loopback default
+
+
+class InsecureBind(Exception):
+    """A non-loopback bind without a token: we refuse to start."""
+
+
+def http_security(
+    host: str, port: int, token: str | None, extra_hosts: list[str] | None = None
+) -> HttpSecurity:
+    """Auth and DNS-rebinding settings for serving on ``host:port``; raises InsecureBind when unsafe."""
+    loopback = is_loopback(host)
+    if not loopback and not token:
+        raise InsecureBind(
+            f"Refusing to serve MCP on {host}, which is not a loopback address, without a bearer token. "
+            "Set GEMINI_INTERACTIONS_MCP_TOKEN to a long random secret, or bind to 127.0.0.1."
+        )
+    verifier = auth = None
+    base = f"http://{_authority(host, port)}"
+    if token:
+        from mcp.server.auth.settings import AuthSettings
+
+        verifier = StaticTokenVerifier(token)
+        auth = AuthSettings(
+            issuer_url=base,  # type: ignore[arg-type]
+            resource_server_url=f"{base}/mcp",  # type: ignore[arg-type]
+            validate_token_resource=False,
+        )
+    security = None
+    if not loopback:
+        from mcp.server.transport_security import TransportSecuritySettings
+
+        hosts = [_authority(host, port), *(extra_hosts or [])]
+        security = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=hosts,
+            allowed_origins=[f"http://{h}" for h in hosts] + [f"https://{h}" for h in hosts],
+        )
+    return HttpSecurity(token_verifier=verifier, auth=auth, transport_security=security)
