@@ -1,0 +1,73 @@
+"""The Bolt app factory: one injected Web API client, one Core, every listener registered.
+
+client = build_client(config)
+bot = create_app(client, core, config)   # bot.app is the AsyncApp
+async with bot.running():
+    ...                                   # serve HTTP (slack_bot.http) or Socket Mode
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from .config import SlackConfig, normalise_api_url
+
+if TYPE_CHECKING:
+    from server.core.service import Core
+
+    from .bot import SlackBot
+
+CLIENT_TIMEOUT_SECONDS = 30
+
+
+class _DropTokenSkippedWarning(logging.Filter):
+    """AsyncApp warns that SLACK_BOT_TOKEN is unused whenever it is set and a client is passed: by design here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+logging.getLogger("slack_bolt.AsyncApp").addFilter(_DropTokenSkippedWarning())
+
+
+def build_client(config: SlackConfig) -> AsyncWebClient:
+    """The bot's Web API client: ``SLACK_API_URL`` honoured, retries on connection errors, 429s and 5xx."""
+    return AsyncWebClient(
+        token=config.bot_token,
+        base_url=normalise_api_url(config.api_url),
+        timeout=CLIENT_TIMEOUT_SECONDS,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def bolt_app(client: AsyncWebClient, config: SlackConfig) -> AsyncApp:
+    """A bare AsyncApp around ``client``; signatures are checked in HTTP mode (Socket Mode needs none)."""
+    return AsyncApp(
+        client=client,
+        signing_secret=config.signing_secret or "",
+        request_verification_enabled=not config.socket_mode,
+        process_before_response=False,
+        ignoring_self_events_enabled=True,
+        name="gemini-interactions-slack",
+    )
+
+
+def create_app(client: AsyncWebClient, core: Core, config: SlackConfig) -> SlackBot:
+    """The bot: an AsyncApp with every listener, plus the background services that deliver reports."""
+    from .bot import SlackBot
+
+    return SlackBot(core=core, client=client, config=config)

@@ -1,0 +1,106 @@
+"""The running bot: the Bolt app, the Core it calls, and the services that outlive one request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from server.core.domain import Origin
+
+from .app import bolt_app
+from .config import SlackConfig
+from .delivery import ReportDelivery
+from .home import HomeTab
+from .listeners import register_listeners
+from .progress import StartedMessages
+from .tasks import TaskSupervisor
+from .watcher import watch_job_events
+
+if TYPE_CHECKING:
+    from server.core.service import Core
+    from server.core.store import Store
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 5.0
+SEEN_EVENTS_TTL_SECONDS = 24 * 3600
+
+
+class SlackBot:
+    def __init__(self, *, core: Core, client: AsyncWebClient, config: SlackConfig) -> None:
+        self.core = core
+        self.client = client
+        self.config = config
+        self.owner = f"slack-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.tasks = TaskSupervisor()
+        self.started_messages = StartedMessages(self)
+        self.deliveries = ReportDelivery(self)
+        self.home = HomeTab(self)
+        self.app = bolt_app(client, config)
+        register_listeners(self.app, self)
+        self._workspace_url: str | None = None
+
+    @property
+    def store(self) -> Store:
+        return self.core.store
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> None:
+        self.tasks.spawn(coro, name=name)
+
+    @staticmethod
+    def viewer(team_id: str | None, user_id: str | None) -> Origin:
+        return Origin(source="slack", owner=user_id, team_id=team_id)
+
+    async def first_time(self, body: dict[str, Any]) -> bool:
+        """False for an Events API delivery we have already taken (a retry, or the same event_id again)."""
+        event_id = body.get("event_id")
+        if not event_id:
+            return True
+        return await self.store.first_seen(f"slack-event:{event_id}")
+
+    async def workspace_url(self) -> str | None:
+        """``https://<workspace>.slack.com/`` (from auth.test, once), to link to threads."""
+        if self._workspace_url is None:
+            try:
+                self._workspace_url = (await self.client.auth_test()).get("url") or ""
+            except SlackApiError as exc:
+                log.warning("auth.test failed: %s", exc.response.get("error"))
+                return None
+        return self._workspace_url or None
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.core.ready()
+        self.tasks.supervise(lambda: watch_job_events(self), name="research event watcher")
+        self.tasks.supervise(self._sweep_forever, name="report delivery sweep")
+
+    async def _sweep_forever(self) -> None:
+        """Deliver whatever is due now (after a restart: everything missed), then look again periodically."""
+        while True:
+            await self.deliveries.sweep()
+            try:
+                await self.store.prune_seen(SEEN_EVENTS_TTL_SECONDS)
+            except Exception:
+                log.exception("pruning seen Slack events failed")
+            await asyncio.sleep(self.config.sweep_seconds)
+
+    async def stop(self, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) -> None:
+        await self.tasks.shutdown(grace_seconds)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[SlackBot]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()

@@ -1,0 +1,233 @@
+"""``gemini-interactions-slack``: the Slack bot, in Socket Mode (``SLACK_APP_TOKEN`` set) or HTTP mode.
+
+HTTP mode serves ``POST /slack/events`` (and ``GET /healthz``) under uvicorn on ``--host``/``--port``. On SIGINT or
+SIGTERM the bot stops taking requests, lets work in flight finish for a few seconds, then closes the core (which
+releases its leases on unfinished research runs so another process can take them at once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import anyio
+
+from server.core.errors import ConfigurationError
+
+from .config import SlackConfig
+
+if TYPE_CHECKING:
+    from server.core.settings import Settings
+
+    from .bot import SlackBot
+
+log = logging.getLogger("slack_bot.cli")
+
+PROG = "gemini-interactions-slack"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+CHATTY_LOGGERS = (
+    "httpx",
+    "httpx2",
+    "httpcore",
+    "httpcore2",
+    "google_genai",
+    "aiosqlite",
+    "sqlalchemy.engine",
+)
+EMULATOR_API_KEY = "emulator-key-not-a-secret"
+HTTP_SHUTDOWN_GRACE_SECONDS = 5
+
+EMULATOR_NOTICE = """\
+==================================================================================
+EMULATOR MODE: answers are fake, no Gemini calls are made and no API key is used.
+The local Interactions API emulator runs inside this process at {url}
+Jobs, images and reports go to {data_dir}
+Drop --emulator and set GEMINI_API_KEY to use the real Gemini API.
+=================================================================================="""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Gemini in Slack: Socket Mode when SLACK_APP_TOKEN is set, else HTTP at /slack/events.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP mode bind address (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=3000, help="HTTP mode port (default 3000; 0 picks a free one)"
+    )
+    parser.add_argument(
+        "--emulator",
+        action="store_true",
+        help="start the local Interactions API emulator in-process and use it (fake answers, no key needed)",
+    )
+    parser.add_argument(
+        "--log-level", choices=LOG_LEVELS, default="INFO", help="stderr log level (default INFO)"
+    )
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    quiet = max(logging.WARNING, logging.getLevelName(level))
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)
+
+
+def _die(message: str, code: int = 2) -> NoReturn:
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
+def _load_settings(**overrides: Any) -> Settings:
+    from pydantic import ValidationError
+
+    from server.core.settings import Settings
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        _die(f"invalid configuration ({problems}). Fix the GEMINI_INTERACTIONS_* environment variables.")
+
+
+@contextlib.contextmanager
+def _emulator(settings: Settings) -> Iterator[Settings]:
+    """The emulator on a free loopback port for the life of the bot, and settings that point at it."""
+    from server.emulator import EmulatorConfig, run_emulator_in_thread
+
+    handle = run_emulator_in_thread(EmulatorConfig(), host="127.0.0.1", port=0)
+    try:
+        overrides: dict[str, Any] = {"base_url": handle.url, "api_key": EMULATOR_API_KEY}
+        if not os.environ.get("GEMINI_INTERACTIONS_DATA_DIR"):
+            overrides["data_dir"] = settings.data_dir / "emulator"  # fake jobs never mix with real ones
+        emulated = _load_settings(**overrides)
+        print(EMULATOR_NOTICE.format(url=handle.url, data_dir=emulated.data_dir), file=sys.stderr, flush=True)
+        yield emulated
+    finally:
+        handle.stop()
+
+
+async def _watch_signals(on_signal: Callable[[int], None]) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        count = 0
+        async for signum in signals:
+            count += 1
+            log.info("received %s; shutting down", signal.Signals(signum).name)
+            on_signal(count)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        _die(f"cannot listen on {host}:{port} ({exc.strerror}). Pick another --port or stop what uses it.")
+    sock.set_inheritable(True)
+    return sock
+
+
+async def _serve_http(bot: SlackBot, host: str, port: int) -> None:
+    import uvicorn
+
+    from .http import EVENTS_PATH, http_app
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:  # we handle signals ourselves (see _watch_signals)
+            yield
+
+    sock = _bind(host, port)
+    config = uvicorn.Config(
+        http_app(bot),
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=HTTP_SHUTDOWN_GRACE_SECONDS,
+    )
+    server = Server(config)
+
+    def on_signal(count: int) -> None:
+        server.should_exit = True
+        if count > 1:
+            server.force_exit = True
+
+    bound_host, bound_port = sock.getsockname()[:2]
+    print(
+        f"{PROG}: HTTP mode, listening on http://{bound_host}:{bound_port}{EVENTS_PATH}",
+        file=sys.stderr,
+        flush=True,
+    )
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_watch_signals, on_signal)
+        await server.serve(sockets=[sock])
+        tg.cancel_scope.cancel()
+
+
+async def _serve_socket_mode(bot: SlackBot) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    assert bot.config.app_token
+    handler = AsyncSocketModeHandler(bot.app, bot.config.app_token)
+    stop = anyio.Event()
+    await handler.connect_async()
+    print(f"{PROG}: Socket Mode, connected to Slack", file=sys.stderr, flush=True)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_watch_signals, lambda _count: stop.set())
+            await stop.wait()
+            tg.cancel_scope.cancel()
+    finally:
+        await handler.close_async()
+
+
+async def run(config: SlackConfig, settings: Settings, *, host: str, port: int) -> None:
+    from server.core.service import Core
+
+    from .app import build_client, create_app
+
+    async with Core.running(settings) as core:
+        bot = create_app(build_client(config), core, config)
+        async with bot.running():
+            if config.socket_mode:
+                await _serve_socket_mode(bot)
+            else:
+                await _serve_http(bot, host, port)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    configure_logging(args.log_level)
+    try:
+        config = SlackConfig.from_env()
+    except ConfigurationError as exc:
+        _die(str(exc))
+    settings = _load_settings()
+    with contextlib.ExitStack() as stack:
+        if args.emulator:
+            settings = stack.enter_context(_emulator(settings))
+        elif not settings.resolved_api_key():
+            log.warning("no Gemini API key is set: answers will say how to set GEMINI_API_KEY")
+        try:
+            anyio.run(lambda: run(config, settings, host=args.host, port=args.port))
+        except ConfigurationError as exc:
+            _die(str(exc), code=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The bot's own settings: Slack's usual variables plus a few timings, read from the environment once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from server.core.errors import ConfigurationError
+
+DEFAULT_API_URL = "https://slack.com/api/"
+
+# Test-only: exit the process right after the report summary is posted and before that is recorded, to prove
+# that a restart does not post it twice. Honoured only when GEMINI_INTERACTIONS_TEST_HOOKS=1 is set as well.
+CRASH_AFTER_POST_ENV = "GEMINI_INTERACTIONS_SLACK_CRASH_AFTER_POST"
+TEST_HOOKS_ENV = "GEMINI_INTERACTIONS_TEST_HOOKS"
+
+_APP_HELP = (
+    "Create the Slack app from slack_manifest.yaml (see the README section 'Slack bot'), install it to your "
+    "workspace, and export the values it shows you."
+)
+
+
+def normalise_api_url(url: str | None) -> str:
+    """slack_sdk joins method names with urljoin, so the base URL must end with '/'."""
+    url = (url or "").strip() or DEFAULT_API_URL
+    return url.rstrip("/") + "/"
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds, got {raw!r}.") from None
+    if value <= 0:
+        raise ConfigurationError(f"{name} must be positive, got {raw!r}.")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class SlackConfig:
+    bot_token: str
+    signing_secret: str | None
+    app_token: str | None
+    api_url: str = DEFAULT_API_URL
+    progress_seconds: float = (
+        10.0  # at most one progress edit of a "research started" message per job per this
+    )
+    sweep_seconds: float = 30.0  # how often to look for report deliveries that are due
+    retry_base_seconds: float = 2.0  # first backoff of a failed report delivery (doubles each attempt)
+    crash_after_post: bool = False
+
+    @property
+    def socket_mode(self) -> bool:
+        return bool(self.app_token)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SlackConfig:
+        """Read and check the environment; raise ConfigurationError naming exactly what is missing."""
+        env = os.environ if env is None else env
+        bot_token = env.get("SLACK_BOT_TOKEN", "").strip()
+        app_token = env.get("SLACK_APP_TOKEN", "").strip() or None
+        secret = env.get("SLACK_SIGNING_SECRET", "").strip() or None
+        missing = []
+        if not bot_token:
+            missing.append("SLACK_BOT_TOKEN (the Bot User OAuth Token, xoxb-…, under OAuth & Permissions)")
+        if not app_token and not secret:
+            missing.append(
+                "SLACK_SIGNING_SECRET (under Basic Information → App Credentials; needed in HTTP mode), or "
+                "SLACK_APP_TOKEN (an app-level token, xapp-…, with connections:write) for Socket Mode"
+            )
+        if missing:
+            raise ConfigurationError("Missing " + "; and ".join(missing) + ". " + _APP_HELP)
+        if not bot_token.startswith("xoxb-"):
+            raise ConfigurationError("SLACK_BOT_TOKEN should start with xoxb- (the Bot User OAuth Token).")
+        if app_token and not app_token.startswith("xapp-"):
+            raise ConfigurationError("SLACK_APP_TOKEN should start with xapp- (an app-level token).")
+        return cls(
+            bot_token=bot_token,
+            signing_secret=secret,
+            app_token=app_token,
+            api_url=normalise_api_url(env.get("SLACK_API_URL")),
+            progress_seconds=_seconds(env, "GEMINI_INTERACTIONS_SLACK_PROGRESS_SECONDS", 10.0),
+            sweep_seconds=_seconds(env, "GEMINI_INTERACTIONS_SLACK_SWEEP_SECONDS", 30.0),
+            crash_after_post=env.get(TEST_HOOKS_ENV) == "1" and env.get(CRASH_AFTER_POST_ENV) == "1",
+        )

@@ -1,0 +1,309 @@
+"""Post a finished research run into the Slack thread it came from: exactly once, even across crashes.
+
+A delivery is a fixed list of parts: part 0 is the summary message, part 1 the report as a ``.md`` file, then
+any charts the run drew. For each delivery:
+
+1. ``claim_delivery`` in the store (atomic; only one worker in any replica gets it);
+2. before the first post, record that posting began (``progress["attempt"]``);
+3. post each part not yet recorded, and record its ts / file id right after (``save_delivery_progress``);
+4. ``complete_delivery``.
+
+A crash between a post and its record leaves a claim that expires. The next worker sees that posting had begun
+and, before posting anything, reads the thread once (``conversations.replies`` with metadata, only on this
+recovery path) for parts already there: each message part carries ``metadata`` with the interaction id and
+part number, and each file part has a name unique to the run. Failures on Slack's side (5xx, 429 after the
+client's own retries, connection errors) are retried with exponential backoff up to ``MAX_ATTEMPTS``, then
+recorded as failed for good (``fail_delivery(final=True)``) and logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk.errors import SlackApiError
+
+from .render import (
+    REPORT_EVENT_TYPE,
+    markdown_message,
+    report_file_name,
+    report_metadata,
+    report_summary,
+    topic_line,
+)
+
+if TYPE_CHECKING:
+    from server.core.domain import ResearchJob
+    from server.core.store import Delivery
+
+    from .bot import SlackBot
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+RETRY_BASE_SECONDS = 2.0
+RETRY_MAX_SECONDS = 300.0
+SWEEP_BATCH = 50
+REPLIES_PAGES = 10
+# Errors that waiting will not fix: the delivery is failed for good at once.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "is_archived",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "no_permission",
+        "missing_scope",
+        "team_access_not_granted",
+        "thread_not_found",
+    }
+)
+CRASH_EXIT_CODE = 70
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    number: int
+    kind: str  # "message" or "file"
+    text: str = ""
+    filename: str = ""
+    path: Path | None = None
+    title: str = ""
+
+
+def parse_destination(destination: str) -> tuple[str, str, str] | None:
+    """``slack:T:C:ts`` → (team_id, channel_id, thread_ts); None for destinations that are not ours."""
+    kind, _, rest = destination.partition(":")
+    team_id, _, rest = rest.partition(":")
+    channel_id, _, thread_ts = rest.partition(":")
+    if kind != "slack" or not (team_id and channel_id and thread_ts):
+        return None
+    return team_id, channel_id, thread_ts
+
+
+class ReportDelivery:
+    def __init__(self, bot: SlackBot) -> None:
+        self._bot = bot
+        self._inflight: set[tuple[str, str]] = set()
+        self._retry_at: dict[tuple[str, str], float] = {}
+
+    # -- scheduling -----------------------------------------------------------------------------------------
+
+    def schedule(self, job_id: str, destination: str, delay: float = 0.0) -> None:
+        self._bot.spawn(self._deliver_later(job_id, destination, delay), name=f"deliver {job_id}")
+
+    async def _deliver_later(self, job_id: str, destination: str, delay: float) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        await self.deliver(job_id, destination)
+
+    async def sweep(self) -> int:
+        """Start every due delivery not already in hand here; returns how many were started."""
+        started = 0
+        now = time.monotonic()
+        for due in await self._bot.store.due_deliveries(SWEEP_BATCH):
+            key = (due.job_id, due.destination)
+            if parse_destination(due.destination) is None or key in self._inflight:
+                continue
+            if self._retry_at.get(key, 0.0) > now:
+                continue  # backing off; the scheduled retry will run it
+            self.schedule(due.job_id, due.destination)
+            started += 1
+        return started
+
+    # -- one delivery ---------------------------------------------------------------------------------------
+
+    async def deliver(self, job_id: str, destination: str) -> bool:
+        """Deliver if we can claim it; True when this call completed the delivery."""
+        key = (job_id, destination)
+        if key in self._inflight:
+            return False
+        self._inflight.add(key)
+        try:
+            store = self._bot.store
+            lease = self._bot.core.settings.lease_seconds
+            claim = await store.claim_delivery(job_id, destination, self._bot.owner, lease)
+            if claim is None:
+                return False
+            self._retry_at.pop(key, None)
+            job = await store.get_job(job_id)
+            if job is None:
+                await store.fail_delivery(job_id, destination, "the job is gone from the store", final=True)
+                return False
+            await self._bot.started_messages.refresh(job_id)
+            try:
+                await self._post_parts(job, claim)
+            except Exception as exc:
+                await self._failed(claim, exc)
+                return False
+            where = parse_destination(destination)
+            if job.status == "completed" and where:
+                # Replies in the thread now continue from the research run itself.
+                await store.set_thread(*where, job.interaction_id)
+            await store.complete_delivery(job_id, destination)
+            log.info("report of %s delivered to %s", job_id, destination)
+            return True
+        finally:
+            self._inflight.discard(key)
+
+    async def _failed(self, claim: Delivery, exc: Exception) -> None:
+        error = _describe(exc)
+        attempts = claim.attempts + 1
+        final = _permanent(exc) or attempts >= MAX_ATTEMPTS
+        await self._bot.store.fail_delivery(claim.job_id, claim.destination, error, final=final)
+        if final:
+            log.error(
+                "giving up on delivering %s to %s after %d attempt(s): %s",
+                claim.job_id,
+                claim.destination,
+                attempts,
+                error,
+            )
+            return
+        delay = min(RETRY_MAX_SECONDS, self._bot.config.retry_base_seconds * 2 ** (attempts - 1))
+        log.warning(
+            "delivering %s failed (attempt %d: %s); retrying in %.1f s", claim.job_id, attempts, error, delay
+        )
+        self._retry_at[(claim.job_id, claim.destination)] = time.monotonic() + delay
+        self.schedule(claim.job_id, claim.destination, delay)
+
+    def _parts(self, job: ResearchJob) -> list[Part]:
+        report = self._bot.core.research.read_report(job)
+        parts = [Part(0, "message", text=report_summary(job, report))]
+        topic = topic_line(job.prompt, 80)
+        if report.strip():
+            parts.append(
+                Part(
+                    1,
+                    "file",
+                    text=report,
+                    filename=report_file_name(job.interaction_id),
+                    title=f"Report: {topic}",
+                )
+            )
+        stem = report_file_name(job.interaction_id).removesuffix(".md")
+        for n, image in enumerate(job.image_paths, 1):
+            path = Path(image)
+            if not path.is_file():
+                log.warning("chart %s of %s is missing; not posting it", path, job.interaction_id)
+                continue
+            parts.append(
+                Part(
+                    1 + n,
+                    "file",
+                    filename=f"{stem}-{n}{path.suffix or '.png'}",
+                    path=path,
+                    title=f"Chart {n}: {topic}",
+                )
+            )
+        return parts
+
+    async def _post_parts(self, job: ResearchJob, claim: Delivery) -> None:
+        where = parse_destination(claim.destination)
+        if where is None:
+            raise ValueError(f"not a Slack destination: {claim.destination}")
+        _, channel, thread_ts = where
+        store = self._bot.store
+        progress: dict[str, Any] = dict(claim.progress)
+        posted: dict[str, str] = dict(progress.get("posted") or {})
+        parts = self._parts(job)
+        missing = [p for p in parts if str(p.number) not in posted]
+        if not missing:
+            return
+        if progress.get("attempt"):
+            # An earlier attempt began posting: what it posted but did not record is in the thread.
+            found = await self._already_posted(job.interaction_id, channel, thread_ts, parts)
+            posted.update({k: v for k, v in found.items() if k not in posted})
+        progress["attempt"] = int(progress.get("attempt") or 0) + 1
+        progress["posted"] = posted
+        await store.save_delivery_progress(claim.job_id, claim.destination, progress)
+        for part in parts:
+            if str(part.number) in posted:
+                continue
+            posted[str(part.number)] = await self._post(job, part, channel, thread_ts)
+            if self._bot.config.crash_after_post:
+                log.critical(
+                    "test hook: exiting right after posting part %d of %s", part.number, job.interaction_id
+                )
+                os._exit(CRASH_EXIT_CODE)
+            progress["posted"] = posted
+            await store.save_delivery_progress(claim.job_id, claim.destination, progress)
+
+    async def _post(self, job: ResearchJob, part: Part, channel: str, thread_ts: str) -> str:
+        client = self._bot.client
+        if part.kind == "message":
+            response = await client.chat_postMessage(
+                channel=channel,
+                thread_ts=thread_ts,
+                metadata=report_metadata(job.interaction_id, part.number),
+                **markdown_message(part.text),
+            )
+            return str(response["ts"])
+        data = part.path.read_bytes() if part.path else part.text.encode("utf-8")
+        response = await client.files_upload_v2(
+            channel=channel,
+            thread_ts=thread_ts,
+            file=data,
+            filename=part.filename,
+            title=part.title,
+            alt_txt=part.title[:1000] if part.path else None,
+        )
+        files = response.get("files") or [{}]
+        return str(files[0].get("id") or "uploaded")
+
+    async def _already_posted(
+        self, interaction_id: str, channel: str, thread_ts: str, parts: list[Part]
+    ) -> dict[str, str]:
+        """Parts an earlier attempt posted into the thread (by metadata, or by file name)."""
+        by_name = {p.filename: str(p.number) for p in parts if p.kind == "file"}
+        found: dict[str, str] = {}
+        cursor: str | None = None
+        for _ in range(REPLIES_PAGES):
+            response = await self._bot.client.conversations_replies(
+                channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor
+            )
+            for message in response.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if (
+                    metadata.get("event_type") == REPORT_EVENT_TYPE
+                    and payload.get("interaction_id") == interaction_id
+                    and "part" in payload
+                ):
+                    found[str(payload["part"])] = str(message.get("ts"))
+                for file in message.get("files") or []:
+                    number = by_name.get(file.get("name", ""))
+                    if number is not None:
+                        found[number] = str(file.get("id"))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                break
+        if found:
+            log.warning(
+                "recovered already-posted parts %s of %s from the thread", sorted(found), interaction_id
+            )
+        return found
+
+
+def _slack_error(exc: Exception) -> str | None:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error") or exc.response.status_code)
+    return None
+
+
+def _permanent(exc: Exception) -> bool:
+    return _slack_error(exc) in PERMANENT_ERRORS or isinstance(exc, ValueError)
+
+
+def _describe(exc: Exception) -> str:
+    error = _slack_error(exc)
+    if error:
+        return f"Slack answered {error}"
+    return f"{exc.__class__.__name__}: {exc}"[:500]

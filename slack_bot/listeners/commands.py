@@ -1,0 +1,79 @@
+"""``/gemini``: ack at once, then do the work in a tracked task (answers can take much longer than 3 s)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+
+from .. import conversation, research_runs
+from ..render import HELP_TEXT, truncate
+
+if TYPE_CHECKING:
+    from ..bot import SlackBot
+
+log = logging.getLogger(__name__)
+
+SUBCOMMANDS = ("research", "image", "status", "cancel", "help")
+NOT_IN_CHANNEL = frozenset({"not_in_channel", "channel_not_found"})
+PARENT_CHARS = 3_000
+
+
+def parse(text: str) -> tuple[str, str]:
+    """``"research TPUs"`` → ``("research", "TPUs")``; a plain question → ``("ask", question)``."""
+    text = (text or "").strip()
+    word, _, rest = text.partition(" ")
+    if word.lower() in SUBCOMMANDS:
+        return word.lower(), rest.strip()
+    return ("help", "") if not text else ("ask", text)
+
+
+def register(app: AsyncApp, bot: SlackBot) -> None:
+    @app.command("/gemini")
+    async def gemini(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        sub, rest = parse(command.get("text", ""))
+        if sub == "help" or (sub in ("research", "image", "cancel") and not rest):
+            await ack(text=HELP_TEXT, response_type="ephemeral")
+            return
+        await ack()
+        bot.spawn(run(bot, sub, rest, command, respond), name=f"/gemini {sub}")
+
+
+async def run(bot: SlackBot, sub: str, rest: str, command: dict[str, Any], respond: AsyncRespond) -> None:
+    team_id, channel_id, user_id = command["team_id"], command["channel_id"], command["user_id"]
+    try:
+        if sub == "status":
+            await respond(
+                await research_runs.status_text(bot, team_id=team_id, user_id=user_id, interaction_id=rest)
+            )
+        elif sub == "cancel":
+            await respond(
+                await research_runs.cancel_text(bot, team_id=team_id, user_id=user_id, interaction_id=rest)
+            )
+        elif sub == "research":
+            await research_runs.start(
+                bot, team_id=team_id, channel_id=channel_id, user_id=user_id, topic=rest, thread_ts=None
+            )
+        else:
+            verb = "asked for an image of" if sub == "image" else "asked"
+            parent = await bot.client.chat_postMessage(
+                channel=channel_id,
+                text=truncate(f"<@{user_id}> {verb}: {rest}", PARENT_CHARS),
+                unfurl_links=False,
+            )
+            turn = conversation.Turn(team_id, channel_id, str(parent["ts"]), user_id, rest)
+            if sub == "image":
+                await conversation.draw(bot, turn)
+            else:
+                await conversation.answer(bot, turn)
+    except SlackApiError as exc:
+        if exc.response.get("error") not in NOT_IN_CHANNEL:
+            raise
+        await respond(
+            "I can't post in this conversation. Add me to the channel (`/invite @Gemini`) or send me a direct "
+            "message, then try again."
+        )

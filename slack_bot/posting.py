@@ -1,0 +1,96 @@
+"""Posting answers, images and errors into a thread, within Slack's limits."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from server.core.domain import GeneratedImage
+
+from .render import fallback_text, markdown_message, plan_answer, truncate
+
+log = logging.getLogger(__name__)
+
+TOO_LONG = frozenset({"msg_too_long", "msg_blocks_too_long", "invalid_blocks"})
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
+
+
+async def post_text(client: AsyncWebClient, channel: str, thread_ts: str | None, text: str) -> str:
+    """A short plain message (errors, notices); returns its ts."""
+    response = await client.chat_postMessage(
+        channel=channel, thread_ts=thread_ts, text=fallback_text(text), unfurl_links=False
+    )
+    return str(response["ts"])
+
+
+async def upload_markdown(
+    client: AsyncWebClient, channel: str, thread_ts: str, markdown: str, *, filename: str, title: str
+) -> None:
+    await client.files_upload_v2(
+        channel=channel, thread_ts=thread_ts, content=markdown, filename=filename, title=title
+    )
+
+
+async def post_answer(client: AsyncWebClient, channel: str, thread_ts: str, text: str) -> list[str]:
+    """An answer in the thread: up to three markdown messages, or a short intro and the whole as a file."""
+    plan = plan_answer(text)
+    posted: list[str] = []
+    if plan.parts:
+        try:
+            for part in plan.parts:
+                response = await client.chat_postMessage(
+                    channel=channel, thread_ts=thread_ts, **markdown_message(part)
+                )
+                posted.append(str(response["ts"]))
+            return posted
+        except SlackApiError as exc:
+            if exc.response.get("error") not in TOO_LONG:
+                raise
+            log.warning(
+                "Slack refused an answer part (%s); sending the rest as a file", exc.response.get("error")
+            )
+            rest = "\n\n".join(plan.parts[len(posted) :])
+            await upload_markdown(
+                client, channel, thread_ts, rest, filename="answer.md", title="Answer (continued)"
+            )
+            return posted
+    assert plan.file_markdown is not None and plan.intro is not None
+    response = await client.chat_postMessage(
+        channel=channel, thread_ts=thread_ts, **markdown_message(plan.intro)
+    )
+    posted.append(str(response["ts"]))
+    await upload_markdown(
+        client, channel, thread_ts, plan.file_markdown, filename="answer.md", title="Answer"
+    )
+    return posted
+
+
+async def post_images(
+    client: AsyncWebClient, channel: str, thread_ts: str, images: tuple[GeneratedImage, ...], prompt: str
+) -> None:
+    for n, image in enumerate(images, 1):
+        extension = _EXTENSIONS.get(image.mime_type, "png")
+        await client.files_upload_v2(
+            channel=channel,
+            thread_ts=thread_ts,
+            file=image.data,
+            filename=f"gemini-image-{n}.{extension}",
+            title=truncate(prompt, 100),
+            alt_txt=truncate(prompt, 1000),
+        )
+
+
+async def set_loading(
+    client: AsyncWebClient, channel: str, thread_ts: str, status: str = "is thinking…"
+) -> Any:
+    """Slack's loading indicator in a thread (assistant.threads.setStatus); harmless where unsupported."""
+    try:
+        return await client.assistant_threads_setStatus(
+            channel_id=channel, thread_ts=thread_ts, status=status
+        )
+    except SlackApiError as exc:
+        log.debug("setStatus unavailable here: %s", exc.response.get("error"))
+        return None

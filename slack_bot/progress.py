@@ -1,0 +1,68 @@
+"""The "research started" message of each run, edited as the run goes (at a modest rate) and when it ends.
+
+Every edit reads the job afresh from the store under a per-job lock, so edits never go backwards: whichever
+edit runs last shows the latest state. Progress edits are throttled to one per ``progress_seconds`` per job
+(``chat.update`` is Tier 3); state changes (started, finished) are edited at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from slack_sdk.errors import SlackApiError
+
+from .render import research_message
+
+if TYPE_CHECKING:
+    from .bot import SlackBot
+
+log = logging.getLogger(__name__)
+
+
+class StartedMessages:
+    def __init__(self, bot: SlackBot) -> None:
+        self._bot = bot
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._last_edit: dict[str, float] = {}
+        self._scheduled: set[str] = set()
+
+    def progressed(self, job_id: str) -> None:
+        """A progress event: edit now if the last edit is old enough, else once when it is."""
+        if job_id in self._scheduled:
+            return
+        wait = self._last_edit.get(job_id, -1e9) + self._bot.config.progress_seconds - time.monotonic()
+        self._scheduled.add(job_id)
+        self._bot.spawn(self._edit_later(job_id, max(0.0, wait)), name=f"progress edit {job_id}")
+
+    async def _edit_later(self, job_id: str, delay: float) -> None:
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+        finally:
+            self._scheduled.discard(job_id)
+        await self.refresh(job_id)
+
+    async def refresh(self, job_id: str) -> None:
+        """Edit the run's started message to its current state (best effort: a failed edit is only logged)."""
+        lock = self._locks.setdefault(job_id, asyncio.Lock())
+        async with lock:
+            job = await self._bot.store.get_job(job_id)
+            origin = job.origin if job else None
+            if job is None or origin is None or not (origin.channel_id and origin.message_ts):
+                return
+            self._last_edit[job_id] = time.monotonic()
+            try:
+                await self._bot.client.chat_update(
+                    channel=origin.channel_id, ts=origin.message_ts, **research_message(job)
+                )
+            except SlackApiError as exc:
+                log.warning("editing the started message of %s failed: %s", job_id, exc.response.get("error"))
+            except Exception:
+                log.warning("editing the started message of %s failed", job_id, exc_info=True)
+            if job.terminal:
+                self._last_edit.pop(job_id, None)
+        if job.terminal and not lock.locked():
+            self._locks.pop(job_id, None)

@@ -1,0 +1,412 @@
+"""Markdown → Slack payloads, within Slack's limits. Pure functions: no I/O, no Slack client.
+
+Limits (docs.slack.dev; see /work/shared/notes/slack.md §6): ``markdown`` blocks ≤ 12,000 characters per
+payload (we budget 11,000), ``text`` ≤ 4,000 (``chat.update`` refuses more), section text ≤ 3,000, 50 blocks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from server.core.domain import ResearchJob
+from server.core.research import elapsed_seconds
+
+MARKDOWN_BUDGET = 11_000  # one markdown block per message, under Slack's 12,000 per payload
+TEXT_LIMIT = 3_900  # the plain-text fallback; chat.update refuses more than 4,000
+SECTION_LIMIT = 2_900  # a section block's text (Slack: 3,000)
+MAX_INLINE_PARTS = 3  # longer answers go up as a file
+SUMMARY_CHARS = 2_500
+PROGRESS_CHARS = 1_200
+
+CANCEL_ACTION = "gemini_cancel_research"
+REPORT_EVENT_TYPE = "gemini_research_report"
+
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})(.*)$")
+
+STATUS_LABELS = {
+    "in_progress": ":hourglass_flowing_sand: in progress",
+    "completed": ":white_check_mark: completed",
+    "failed": ":x: failed",
+    "cancelled": ":no_entry_sign: cancelled",
+    "incomplete": ":warning: incomplete",
+    "budget_exceeded": ":warning: budget exceeded",
+    "timed_out": ":alarm_clock: timed out",
+}
+
+NEXT_STEPS = {
+    "failed": "Try again with `/gemini research <topic>`, perhaps with a narrower topic.",
+    "cancelled": "Start a new run with `/gemini research <topic>` whenever you like.",
+    "incomplete": "The partial report (if any) is attached. Try again with a narrower topic.",
+    "budget_exceeded": "The partial report (if any) is attached. Try again with a narrower topic.",
+    "timed_out": "The run took too long and was cancelled. Try again with a narrower topic.",
+}
+
+HELP_TEXT = """*Gemini in Slack*
+• `/gemini <question>`: ask; the answer goes in a thread, and replies in that thread continue the conversation.
+• `/gemini research <topic>`: start a Deep Research run (minutes); the report is posted in the thread.
+• `/gemini image <prompt>`: draw an image and post it in a thread.
+• `/gemini status [id]`: your recent research runs, or one run in detail.
+• `/gemini cancel <id>`: cancel a research run you started.
+• `/gemini help`: this message.
+Mention me (`@Gemini …`) in a channel, or write to me directly, to talk in a thread; attach images or PDFs \
+and I will read them. Start a message with `research` to run Deep Research in that thread."""
+
+
+def truncate(text: str, limit: int, *, marker: str = "…") -> str:
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(marker))].rstrip() + marker
+
+
+def fallback_text(markdown: str, limit: int = TEXT_LIMIT) -> str:
+    """The plain ``text`` Slack shows in notifications and where blocks cannot render."""
+    return truncate(markdown.strip(), limit) or " "
+
+
+# --------------------------------------------------------------------------- splitting
+
+
+@dataclass(slots=True)
+class _Unit:
+    """A paragraph, or a whole fenced code block (with its opening line and closing marker)."""
+
+    lines: list[str]
+    fence: tuple[str, str] | None = None  # (opening line, closing marker)
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def _closes(line: str, marker: str) -> bool:
+    match = _FENCE.match(line)
+    return bool(
+        match
+        and match.group(1)[0] == marker[0]
+        and len(match.group(1)) >= len(marker)
+        and not match.group(2).strip()
+    )
+
+
+def _units(text: str) -> list[_Unit]:
+    units: list[_Unit] = []
+    paragraph: list[str] = []
+    code: _Unit | None = None
+    for line in text.split("\n"):
+        if code is not None:
+            code.lines.append(line)
+            if code.fence and _closes(line, code.fence[1]):
+                units.append(code)
+                code = None
+            continue
+        match = _FENCE.match(line)
+        if match:
+            if paragraph:
+                units.append(_Unit(paragraph))
+                paragraph = []
+            code = _Unit([line], fence=(line, match.group(1)))
+        elif not line.strip():
+            if paragraph:
+                units.append(_Unit(paragraph))
+                paragraph = []
+        else:
+            paragraph.append(line)
+    if code is not None and code.fence:  # an unclosed fence: close it so that the chunk renders
+        code.lines.append(code.fence[1])
+        units.append(code)
+    if paragraph:
+        units.append(_Unit(paragraph))
+    return units
+
+
+def _group(lines: list[str], budget: int) -> list[list[str]]:
+    """Consecutive lines in groups whose joined length stays within ``budget`` (long lines are cut)."""
+    groups: list[list[str]] = []
+    current: list[str] = []
+    size = -1
+    for line in lines:
+        for piece in [line[i : i + budget] for i in range(0, len(line), budget)] or [""]:
+            if current and size + 1 + len(piece) > budget:
+                groups.append(current)
+                current, size = [], -1
+            current.append(piece)
+            size += 1 + len(piece)
+    if current:
+        groups.append(current)
+    return groups
+
+
+def _pieces(unit: _Unit, limit: int) -> list[str]:
+    if len(unit.text()) <= limit:
+        return [unit.text()]
+    if unit.fence is None:
+        return ["\n".join(g) for g in _group(unit.lines, limit)]
+    opening, marker = unit.fence
+    inner = unit.lines[1:-1]
+    budget = limit - len(opening) - len(marker) - 2
+    if budget < 20:  # an absurdly long info string: drop it
+        opening = marker
+        budget = limit - 2 * len(marker) - 2
+    return ["\n".join([opening, *g, marker]) for g in _group(inner, budget)]
+
+
+def split_markdown(text: str, limit: int = MARKDOWN_BUDGET) -> list[str]:
+    """Split markdown into chunks of at most ``limit`` characters.
+
+    Breaks fall between paragraphs when possible, else between lines. A code block that has to be split is
+    closed at the end of each chunk and reopened (with its info string) at the top of the next one, so every
+    chunk renders on its own.
+    """
+    if limit < 40:
+        raise ValueError("limit too small to keep code fences balanced")
+    text = text.strip("\n")
+    if len(text) <= limit:
+        return [text] if text.strip() else []
+    chunks: list[str] = []
+    current = ""
+    for unit in _units(text):
+        for piece in _pieces(unit, limit):
+            if current and len(current) + 2 + len(piece) > limit:
+                chunks.append(current)
+                current = ""
+            current = f"{current}\n\n{piece}" if current else piece
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+# --------------------------------------------------------------------------- answers
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerPlan:
+    """How to post an answer: inline ``parts`` (one markdown block each), or a file with a short intro."""
+
+    parts: tuple[str, ...]
+    file_markdown: str | None = None
+    intro: str | None = None
+
+
+def plan_answer(text: str, *, max_parts: int = MAX_INLINE_PARTS, limit: int = MARKDOWN_BUDGET) -> AnswerPlan:
+    text = text.strip() or "_(Gemini returned no text.)_"
+    parts = split_markdown(text, limit)
+    if len(parts) <= max_parts:
+        return AnswerPlan(parts=tuple(parts))
+    intro = truncate(_first_paragraphs(text, SUMMARY_CHARS), SUMMARY_CHARS)
+    return AnswerPlan(
+        parts=(),
+        file_markdown=text,
+        intro=f"{intro}\n\n_The full answer ({len(text):,} characters) is in the attached file._",
+    )
+
+
+def markdown_message(markdown: str) -> dict[str, Any]:
+    """Keyword arguments for chat.postMessage: one markdown block and a plain-text fallback."""
+    return {
+        "text": fallback_text(markdown),
+        "blocks": [{"type": "markdown", "text": truncate(markdown, MARKDOWN_BUDGET)}],
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+
+
+def _first_paragraphs(text: str, limit: int) -> str:
+    """The opening paragraphs of ``text`` up to about ``limit`` characters, outside code fences."""
+    out: list[str] = []
+    size = 0
+    for paragraph in re.split(r"\n\s*\n", text.strip()):
+        if paragraph.lstrip().startswith(("```", "~~~")):
+            break
+        if size + len(paragraph) > limit and out:
+            break
+        out.append(paragraph.strip())
+        size += len(paragraph) + 2
+    return "\n\n".join(out)
+
+
+# --------------------------------------------------------------------------- research
+
+
+def elapsed_label(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS.get(status, status)
+
+
+def _mrkdwn_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def topic_line(prompt: str, limit: int = 300) -> str:
+    return _mrkdwn_escape(truncate(" ".join(prompt.split()), limit))
+
+
+def research_pending_message(user_id: str, topic: str) -> dict[str, Any]:
+    text = f":mag: <@{user_id}> started research: *{topic_line(topic)}*\nStarting…"
+    return {"text": truncate(text, TEXT_LIMIT), "unfurl_links": False}
+
+
+def research_message(job: ResearchJob) -> dict[str, Any]:
+    """The 'research started' message, kept up to date with status and the latest progress."""
+    user = job.origin.owner
+    who = f"<@{user}> started research" if user else "Research"
+    lines = [
+        f":mag: {who}: *{topic_line(job.prompt)}*",
+        f"{status_label(job.status)} · {elapsed_label(elapsed_seconds(job))} · ID `{job.interaction_id}`",
+    ]
+    if job.terminal:
+        lines.append(
+            "The report is in the thread below." if job.status == "completed" else "Details in the thread."
+        )
+    elif job.progress:
+        lines.append(f"_Latest:_ {_mrkdwn_escape(truncate(job.progress.strip(), PROGRESS_CHARS))}")
+    else:
+        lines.append("Working; this usually takes several minutes. The report will be posted in this thread.")
+    body = truncate("\n".join(lines), SECTION_LIMIT)
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": body}}]
+    if not job.terminal:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "research_actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": CANCEL_ACTION,
+                        "text": {"type": "plain_text", "text": "Cancel"},
+                        "style": "danger",
+                        "value": job.interaction_id,
+                        "confirm": {
+                            "title": {"type": "plain_text", "text": "Cancel this research run?"},
+                            "text": {"type": "mrkdwn", "text": "The run stops and no report is posted."},
+                            "confirm": {"type": "plain_text", "text": "Cancel it"},
+                            "deny": {"type": "plain_text", "text": "Keep running"},
+                        },
+                    }
+                ],
+            }
+        )
+    return {"text": truncate(body, TEXT_LIMIT), "blocks": blocks, "unfurl_links": False}
+
+
+def report_file_name(interaction_id: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", interaction_id)
+    return f"gemini-research-{safe}.md"
+
+
+def report_metadata(interaction_id: str, part: int) -> dict[str, Any]:
+    return {
+        "event_type": REPORT_EVENT_TYPE,
+        "event_payload": {"interaction_id": interaction_id, "part": part},
+    }
+
+
+def report_summary(job: ResearchJob, report: str) -> str:
+    """The short message that heads a finished run's thread replies (markdown, within one block)."""
+    topic = topic_line(job.prompt, 200)
+    took = elapsed_label(elapsed_seconds(job))
+    if job.status == "completed":
+        head = f"**Research finished** ({took}): {topic}"
+    else:
+        head = f"**Research {job.status.replace('_', ' ')}** after {took}: {topic}"
+    lines = [head]
+    if job.status != "completed":
+        if job.error:
+            lines.append(job.error)
+        step = NEXT_STEPS.get(job.status)
+        if step and step not in (job.error or ""):
+            lines.append(step)
+    if report.strip():
+        excerpt = _first_paragraphs(_without_title(report), SUMMARY_CHARS)
+        lines.append(truncate(excerpt, SUMMARY_CHARS))
+        lines.append(f"_The full report ({len(report):,} characters) is in the attached file._")
+    elif job.status == "completed":
+        lines.append("_Gemini finished without any report text._")
+    if job.status == "completed":
+        lines.append(f"_Interaction `{job.interaction_id}`: reply in this thread to ask about the report._")
+    else:
+        lines.append(f"_Interaction `{job.interaction_id}`._")
+    return "\n\n".join(lines)
+
+
+def _without_title(report: str) -> str:
+    stripped = report.strip()
+    if stripped.startswith("# "):
+        _, _, rest = stripped.partition("\n")
+        return rest.strip() or stripped
+    return stripped
+
+
+# --------------------------------------------------------------------------- status, home
+
+
+def job_line(job: ResearchJob, link: str | None = None) -> str:
+    where = f" · <{link}|thread>" if link else ""
+    return (
+        f"• *{topic_line(job.prompt, 120)}*: {status_label(job.status)}, "
+        f"{elapsed_label(elapsed_seconds(job))}{where} · `{job.interaction_id}`"
+    )
+
+
+def status_list(jobs: list[ResearchJob], links: dict[str, str | None]) -> str:
+    if not jobs:
+        return "You have no research runs in this workspace yet. Start one with `/gemini research <topic>`."
+    lines = ["*Your recent research runs*"] + [job_line(j, links.get(j.interaction_id)) for j in jobs]
+    lines.append("Details of one run: `/gemini status <id>`.")
+    return truncate("\n".join(lines), TEXT_LIMIT)
+
+
+def status_detail(job: ResearchJob, link: str | None) -> str:
+    lines = [job_line(job, link)]
+    if job.progress and not job.terminal:
+        lines.append(f"_Latest:_ {_mrkdwn_escape(truncate(job.progress.strip(), PROGRESS_CHARS))}")
+    if job.error:
+        lines.append(job.error)
+    if not job.terminal:
+        lines.append(f"Cancel it with `/gemini cancel {job.interaction_id}`.")
+    return truncate("\n".join(lines), TEXT_LIMIT)
+
+
+def home_view(jobs: list[ResearchJob], links: dict[str, str | None]) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": "Gemini"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": truncate(HELP_TEXT, SECTION_LIMIT)}},
+        {"type": "divider"},
+        {"type": "header", "text": {"type": "plain_text", "text": "Your research runs"}},
+    ]
+    if not jobs:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": "None yet. Start one with `/gemini research <topic>`."},
+            }
+        )
+    for job in jobs[:20]:
+        link = links.get(job.interaction_id)
+        where = f" · <{link}|open thread>" if link else ""
+        text = (
+            f"*{topic_line(job.prompt, 200)}*\n{status_label(job.status)} · "
+            f"{elapsed_label(elapsed_seconds(job))}{where}"
+        )
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_LIMIT)}})
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"ID `{job.interaction_id}`"}]}
+        )
+    return {"type": "home", "blocks": blocks}
+
+
+def thread_link(workspace_url: str | None, channel_id: str | None, ts: str | None) -> str | None:
+    """A web link to a message (``https://<workspace>.slack.com/archives/C…/p…``)."""
+    if not (workspace_url and channel_id and ts):
+        return None
+    return f"{workspace_url.rstrip('/')}/archives/{channel_id}/p{ts.replace('.', '')}"

@@ -1,0 +1,641 @@
+"""A fake Slack Web API on 127.0.0.1 for tests and benchmarks.
+
+It answers the methods the bot calls, records every call, keeps the messages it was sent (with their metadata,
+so ``conversations.replies`` can return them), serves the files ``files_upload_v2`` uploads and the files
+users "shared", speaks Socket Mode on a websocket, and injects faults (429 with ``Retry-After``, 5xx).
+
+    async with FakeSlack() as slack:
+        client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
+        ...
+        calls = await slack.wait_for("chat.postMessage", 2)
+
+Limits that Slack enforces and the bot must respect are enforced here too (``chat.update`` text over 4,000
+characters → ``msg_too_long``; more than 12,000 characters of ``markdown`` blocks in one payload →
+``msg_blocks_too_long``; more than 50 blocks → ``invalid_blocks``), so a test fails when the bot breaks them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import json
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from slack_sdk.signature import SignatureVerifier
+
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-bot-token"
+APP_TOKEN = "xapp-test-app-token"
+
+MARKDOWN_BLOCKS_LIMIT = 12_000
+UPDATE_TEXT_LIMIT = 4_000
+
+
+@dataclass(slots=True)
+class Call:
+    method: str
+    args: dict[str, Any]
+    headers: dict[str, str]
+    status: int
+    response: dict[str, Any] | str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and isinstance(self.response, dict) and bool(self.response.get("ok"))
+
+
+@dataclass(slots=True)
+class Fault:
+    method: str
+    status: int
+    times: int
+    headers: dict[str, str]
+    body: dict[str, Any] | str
+
+
+@dataclass(slots=True)
+class SharedFile:
+    id: str
+    name: str
+    mimetype: str
+    data: bytes
+
+    def as_event_file(self, base_url: str) -> dict[str, Any]:
+        quoted = urllib.parse.quote(self.name)
+        return {
+            "id": self.id,
+            "name": self.name,
+            "title": self.name,
+            "mimetype": self.mimetype,
+            "filetype": self.name.rsplit(".", 1)[-1],
+            "size": len(self.data),
+            "url_private": f"{base_url}/files-pri/{self.id}/{quoted}",
+            "url_private_download": f"{base_url}/files-pri/{self.id}/download/{quoted}",
+        }
+
+
+@dataclass(slots=True)
+class Upload:
+    file_id: str
+    filename: str
+    data: bytes = b""
+    title: str | None = None
+    channel_id: str | None = None
+    thread_ts: str | None = None
+    completed: bool = False
+
+
+@dataclass(slots=True)
+class Envelope:
+    envelope_id: str
+    type: str
+    payload: dict[str, Any]
+    ack: dict[str, Any] | None = None
+    acked: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def _args_from_query_and_body(request: web.Request, raw: bytes) -> dict[str, Any]:
+    """Slack accepts arguments as query string, form body or JSON; slack_sdk uses all three."""
+    args: dict[str, Any] = dict(request.query)
+    ctype = request.content_type
+    if raw and ctype == "application/json":
+        body = json.loads(raw)
+        if isinstance(body, dict):
+            args.update(body)
+    elif raw and ctype in ("application/x-www-form-urlencoded", ""):
+        args.update(dict(urllib.parse.parse_qsl(raw.decode("utf-8"), keep_blank_values=True)))
+    return args
+
+
+def _json_arg(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _markdown_chars(blocks: list[dict[str, Any]]) -> int:
+    return sum(len(b.get("text", "")) for b in blocks if isinstance(b, dict) and b.get("type") == "markdown")
+
+
+class FakeSlack:
+    """The far end of every Slack call the bot makes, on 127.0.0.1 and a free port."""
+
+    def __init__(
+        self,
+        *,
+        team_id: str = "T1",
+        bot_user_id: str = "UBOT",
+        bot_id: str = "BBOT",
+        bot_token: str = BOT_TOKEN,
+        app_token: str = APP_TOKEN,
+    ) -> None:
+        self.team_id = team_id
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.bot_token = bot_token
+        self.app_token = app_token
+        self.calls: list[Call] = []
+        self.messages: dict[str, list[dict[str, Any]]] = {}
+        self.views: dict[str, dict[str, Any]] = {}
+        self.uploads: dict[str, Upload] = {}
+        self.shared_files: dict[str, SharedFile] = {}
+        self.responses: list[dict[str, Any]] = []  # bodies POSTed to response_url
+        self.envelopes: dict[str, Envelope] = {}
+        self.sockets: list[web.WebSocketResponse] = []
+        self.socket_connected = asyncio.Event()
+        self._faults: list[Fault] = []
+        self._ids = itertools.count(1)
+        self._ts_base = int(time.time())
+        self._ts_seq = itertools.count(1)
+        self._changed = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    async def start(self) -> FakeSlack:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/files-pri/{file_id}/download/{name}", self._download)
+        app.router.add_get("/files-pri/{file_id}/{name}", self._download)
+        app.router.add_post("/response/{id}", self._response_url)
+        app.router.add_get("/link", self._link)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None and server.sockets  # type: ignore[union-attr]
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def stop(self) -> None:
+        for ws in list(self.sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeSlack:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ----------------------------------------------------------------- helpers for tests
+
+    def fail(
+        self,
+        method: str,
+        *,
+        status: int = 429,
+        times: int = 1,
+        retry_after: str | None = "0",
+        error: str | None = None,
+    ) -> None:
+        """The next ``times`` calls to ``method`` answer ``status`` (429 carries ``Retry-After``)."""
+        headers: dict[str, str] = {}
+        body: dict[str, Any] | str
+        if status == 429:
+            if retry_after is not None:
+                headers["Retry-After"] = retry_after
+            body = {"ok": False, "error": error or "ratelimited"}
+        elif status == 200:
+            body = {"ok": False, "error": error or "fatal_error"}
+        else:
+            body = f"<html><body>{status} Server Error</body></html>"
+        self._faults.append(Fault(method, status, times, headers, body))
+
+    def share_file(self, name: str, data: bytes, mimetype: str) -> dict[str, Any]:
+        """A file a user shared; returns the file object an event carries."""
+        shared = SharedFile(id=f"F{next(self._ids):08d}", name=name, mimetype=mimetype, data=data)
+        self.shared_files[shared.id] = shared
+        return shared.as_event_file(self.url)
+
+    def response_url(self) -> str:
+        return f"{self.url}/response/{next(self._ids)}"
+
+    def calls_to(self, method: str, where: Callable[[Call], bool] | None = None) -> list[Call]:
+        return [c for c in self.calls if c.method == method and (where is None or where(c))]
+
+    async def wait_for(
+        self,
+        method: str,
+        count: int = 1,
+        timeout: float = 10.0,
+        where: Callable[[Call], bool] | None = None,
+    ) -> list[Call]:
+        """Wait until ``count`` calls to ``method`` (matching ``where``) are recorded; fail after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.calls_to(method, where)
+            if len(found) >= count:
+                return found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                seen = [c.method for c in self.calls]
+                raise AssertionError(
+                    f"{len(found)} of {count} {method} calls after {timeout}s; calls: {seen}"
+                )
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
+            except TimeoutError:
+                pass
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.2))
+            except TimeoutError:
+                pass
+
+    def thread(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """The parent message (when we posted it) followed by every reply, oldest first."""
+        return [
+            m
+            for m in self.messages.get(channel, [])
+            if m["ts"] == thread_ts or m.get("thread_ts") == thread_ts
+        ]
+
+    def replies(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages.get(channel, []) if m.get("thread_ts") == thread_ts]
+
+    def message(self, channel: str, ts: str) -> dict[str, Any]:
+        for m in self.messages.get(channel, []):
+            if m["ts"] == ts:
+                return m
+        raise KeyError(f"no message {ts} in {channel}")
+
+    # ----------------------------------------------------------------- socket mode
+
+    async def send_envelope(self, type_: str, payload: dict[str, Any]) -> Envelope:
+        """Push one Socket Mode envelope (``events_api``, ``slash_commands``, ``interactive``) to the bot."""
+        await asyncio.wait_for(self.socket_connected.wait(), 10)
+        envelope = Envelope(envelope_id=f"env-{next(self._ids)}", type=type_, payload=payload)
+        self.envelopes[envelope.envelope_id] = envelope
+        message = {
+            "envelope_id": envelope.envelope_id,
+            "type": type_,
+            "accepts_response_payload": type_ != "events_api",
+            "payload": payload,
+        }
+        if type_ == "events_api":
+            message["retry_attempt"] = 0
+            message["retry_reason"] = ""
+        await self.sockets[-1].send_str(json.dumps(message))
+        return envelope
+
+    async def _link(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.sockets.append(ws)
+        await ws.send_str(
+            json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}})
+        )
+        self.socket_connected.set()
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    data = json.loads(msg.data)
+                    envelope = self.envelopes.get(data.get("envelope_id", ""))
+                    if envelope is not None:
+                        envelope.ack = data
+                        envelope.acked.set()
+                        self._changed.set()
+        finally:
+            self.sockets.remove(ws)
+            if not self.sockets:
+                self.socket_connected.clear()
+        return ws
+
+    # ----------------------------------------------------------------- HTTP handlers
+
+    def _next_ts(self) -> str:
+        return f"{self._ts_base}.{next(self._ts_seq):06d}"
+
+    def _record(self, call: Call) -> None:
+        self.calls.append(call)
+        self._changed.set()
+
+    def _take_fault(self, method: str) -> Fault | None:
+        for fault in self._faults:
+            if fault.method == method and fault.times > 0:
+                fault.times -= 1
+                if fault.times == 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        raw = await request.read()
+        args = _args_from_query_and_body(request, raw)
+        headers = dict(request.headers)
+        fault = self._take_fault(method)
+        if fault is not None:
+            self._record(Call(method, args, headers, fault.status, fault.body))
+            if isinstance(fault.body, dict):
+                return web.json_response(fault.body, status=fault.status, headers=fault.headers)
+            return web.Response(
+                text=fault.body, status=fault.status, headers=fault.headers, content_type="text/html"
+            )
+        token = headers.get("Authorization", "").removeprefix("Bearer ").strip() or args.get("token", "")
+        expected = self.app_token if method == "apps.connections.open" else self.bot_token
+        if token != expected:
+            body: dict[str, Any] = {"ok": False, "error": "invalid_auth"}
+        else:
+            handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+            body = handler(args) if handler else {"ok": False, "error": "unknown_method"}
+        self._record(Call(method, args, headers, 200, body))
+        return web.json_response(body)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        upload = self.uploads.get(request.match_info["file_id"])
+        data = await request.read()
+        if upload is None:
+            self._record(Call("upload", {}, dict(request.headers), 404, "unknown upload"))
+            return web.Response(status=404, text="unknown upload")
+        upload.data = data
+        self._record(Call("upload", {"file_id": upload.file_id, "length": len(data)}, {}, 200, "OK"))
+        return web.Response(text=f"OK - {len(data)}")
+
+    async def _download(self, request: web.Request) -> web.Response:
+        shared = self.shared_files.get(request.match_info["file_id"])
+        auth = request.headers.get("Authorization", "")
+        self._record(
+            Call("download", {"file_id": request.match_info["file_id"]}, dict(request.headers), 200, "")
+        )
+        if shared is None:
+            return web.Response(status=404, text="not found")
+        if auth != f"Bearer {self.bot_token}":
+            # Slack answers an unauthenticated file request with its sign-in page, not an error status.
+            return web.Response(text="<!DOCTYPE html><html>Sign in to Slack</html>", content_type="text/html")
+        return web.Response(body=shared.data, content_type=shared.mimetype)
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        body = json.loads(raw) if raw else {}
+        self.responses.append(body)
+        self._record(Call("response_url", body, dict(request.headers), 200, "ok"))
+        return web.Response(text="ok")
+
+    # ----------------------------------------------------------------- Web API methods
+
+    def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://fake.slack.test/",
+            "team": "Fake",
+            "user": "gemini",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _m_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"}
+
+    def _check_blocks(self, args: dict[str, Any]) -> str | None:
+        blocks = _json_arg(args.get("blocks")) or []
+        if not isinstance(blocks, list) or len(blocks) > 50:
+            return "invalid_blocks"
+        if _markdown_chars(blocks) > MARKDOWN_BLOCKS_LIMIT:
+            return "msg_blocks_too_long"
+        for b in blocks:
+            if b.get("type") == "section" and len(b.get("text", {}).get("text", "")) > 3000:
+                return "invalid_blocks"
+        if not args.get("text") and not blocks:
+            return "no_text"
+        return None
+
+    def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = args.get("channel")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        error = self._check_blocks(args)
+        if error:
+            return {"ok": False, "error": error}
+        message = {
+            "type": "message",
+            "ts": self._next_ts(),
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "text": (args.get("text") or "")[:40_000],
+            "blocks": _json_arg(args.get("blocks")) or [],
+        }
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+        metadata = _json_arg(args.get("metadata"))
+        if metadata:
+            message["metadata"] = metadata
+        self.messages.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": message}
+
+    def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        if len(args.get("text") or "") > UPDATE_TEXT_LIMIT:
+            return {"ok": False, "error": "msg_too_long"}
+        error = self._check_blocks(args)
+        if error:
+            return {"ok": False, "error": error}
+        try:
+            message = self.message(args.get("channel", ""), args.get("ts", ""))
+        except KeyError:
+            return {"ok": False, "error": "message_not_found"}
+        message["text"] = args.get("text") or ""
+        message["blocks"] = _json_arg(args.get("blocks")) or []
+        message["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
+        return {"ok": True, "channel": args["channel"], "ts": args["ts"], "text": message["text"]}
+
+    def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        error = self._check_blocks(args)
+        if error:
+            return {"ok": False, "error": error}
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = args.get("channel", ""), args.get("ts", "")
+        found = self.thread(channel, ts)
+        if not found:
+            return {"ok": False, "error": "thread_not_found"}
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        messages = []
+        for m in found:
+            copy = dict(m)
+            if not with_metadata:
+                copy.pop("metadata", None)
+            messages.append(copy)
+        return {"ok": True, "messages": messages, "has_more": False}
+
+    def _m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("filename") or not str(args.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        if len(args.get("alt_txt") or "") > 1000:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._ids):08d}"
+        self.uploads[file_id] = Upload(file_id=file_id, filename=args["filename"])
+        return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        files = _json_arg(args.get("files")) or []
+        done = []
+        for item in files:
+            upload = self.uploads.get(item.get("id", ""))
+            if upload is None or not upload.data:
+                return {"ok": False, "error": "file_not_found"}
+            upload.title = item.get("title")
+            upload.channel_id = args.get("channel_id")
+            upload.thread_ts = args.get("thread_ts")
+            upload.completed = True
+            done.append(
+                {
+                    "id": upload.file_id,
+                    "name": upload.filename,
+                    "title": upload.title,
+                    "size": len(upload.data),
+                }
+            )
+        if args.get("channel_id"):
+            message = {
+                "type": "message",
+                "ts": self._next_ts(),
+                "user": self.bot_user_id,
+                "bot_id": self.bot_id,
+                "text": args.get("initial_comment") or "",
+                "files": done,
+                "upload": True,
+            }
+            if args.get("thread_ts"):
+                message["thread_ts"] = args["thread_ts"]
+            self.messages.setdefault(args["channel_id"], []).append(message)
+        return {"ok": True, "files": done}
+
+    def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = _json_arg(args.get("view"))
+        if not isinstance(view, dict) or view.get("type") != "home" or len(view.get("blocks", [])) > 100:
+            return {"ok": False, "error": "invalid_arguments"}
+        self.views[args.get("user_id", "")] = view
+        return {"ok": True, "view": {"id": "V1", **view}}
+
+    def _m_assistant_threads_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("channel_id") or not args.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True}
+
+
+# --------------------------------------------------------------------- requests as Slack signs them
+
+
+def signed_headers(
+    body: str, content_type: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
+) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    return {"content-type": content_type, "x-slack-request-timestamp": ts, "x-slack-signature": signature}
+
+
+def slash_command_body(
+    text: str,
+    *,
+    user_id: str = "U1",
+    channel_id: str = "C1",
+    team_id: str = "T1",
+    response_url: str = "http://127.0.0.1:9/unused",
+    command: str = "/gemini",
+) -> str:
+    trigger = hashlib.sha1(f"{text}{time.time_ns()}".encode()).hexdigest()[:12]
+    return urllib.parse.urlencode(
+        {
+            "token": "legacy-verification-token",
+            "team_id": team_id,
+            "team_domain": "fake",
+            "channel_id": channel_id,
+            "channel_name": "general",
+            "user_id": user_id,
+            "user_name": user_id.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": "A1",
+            "response_url": response_url,
+            "trigger_id": f"trigger.{trigger}",
+        }
+    )
+
+
+_event_ids = itertools.count(1)
+
+
+def event_envelope(
+    event: dict[str, Any], *, team_id: str = "T1", event_id: str | None = None
+) -> dict[str, Any]:
+    """An ``event_callback`` body as the Events API sends it."""
+    return {
+        "token": "legacy-verification-token",
+        "team_id": team_id,
+        "api_app_id": "A1",
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{time.time_ns()}{next(_event_ids)}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team_id,
+                "user_id": "UBOT",
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+    }
+
+
+def block_action_body(
+    action_id: str,
+    value: str,
+    *,
+    user_id: str = "U1",
+    team_id: str = "T1",
+    channel_id: str = "C1",
+    message_ts: str = "",
+) -> str:
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user_id, "team_id": team_id},
+        "team": {"id": team_id, "domain": "fake"},
+        "api_app_id": "A1",
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id},
+        "channel": {"id": channel_id, "name": "general"},
+        "message": {"ts": message_ts, "type": "message"},
+        "trigger_id": "trigger.1",
+        "response_url": "http://127.0.0.1:9/unused",
+        "actions": [
+            {"action_id": action_id, "block_id": "b", "value": value, "type": "button", "action_ts": "1"}
+        ],
+    }
+    return urllib.parse.urlencode({"payload": json.dumps(payload)})
