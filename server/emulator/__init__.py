@@ -1,0 +1,84 @@
+"""A local emulator of the Gemini Interactions API, faithful enough for the real google-genai SDK.
+
+Point the SDK at it with ``GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:PORT`` (or
+``HttpOptions(base_url=...)``); any API key works. It serves ``/{version}/interactions`` under any
+version prefix: create (``POST``), get (``GET``, ``?stream=true&last_event_id=…``, ``?include_input=true``),
+cancel (``POST …/{id}/cancel`` or ``…/{id}:cancel``) and delete (``DELETE``).
+
+Public surface::
+
+    from server.emulator import EmulatorConfig, Emulator, run_emulator_in_thread, serve_emulator
+
+    handle = run_emulator_in_thread(EmulatorConfig(research_seconds=0.5))   # uvicorn in a daemon thread
+    handle.url; handle.emulator.faults; handle.emulator.stats; handle.stop()  # also a context manager
+    async with serve_emulator(config) as handle: ...                      # in the current event loop
+
+API keys: none → 401 UNAUTHENTICATED; a key starting with ``bad`` → 400 INVALID_ARGUMENT with reason
+``API_KEY_INVALID``; a key starting with ``free`` → 429 RESOURCE_EXHAUSTED on agent creates.
+
+What the models answer (see ``content.py`` for the exact lines of a text answer):
+
+* text models (no "image" in the name): a thought step, tool steps for ``google_search``/``url_context``/
+  ``code_execution``, then a ``model_output`` text that repeats the prompt, the number of earlier turns and
+  the first user message, the system instruction, the tools, and ``Received <mime> (<n> bytes)`` per
+  non-text part. A JSON ``response_format`` makes the text a JSON instance of the schema.
+* image models: a short text and a real PNG sized by ``response_format`` ``aspect_ratio``/``image_size``
+  (1K grid: 1:1 → 1024x1024, 16:9 → 1344x768, …; 512 halves, 2K doubles, 4K quadruples). Continuing an
+  image thread keeps the colour, changes the mark and says "Refined the earlier image". A prompt with the
+  word ``noimage`` gets text only.
+* agents (Deep Research; ``background=true`` required): ``in_progress`` at once, then over
+  ``research_seconds`` thought summaries and search steps, then a long markdown report with
+  ``url_citation`` annotations (and a chart image between two text items with
+  ``agent_config.visualization="auto"``), then ``completed``.
+
+Streams: ``event: <type>\\ndata: <json>\\n\\n`` with ``event_id`` ``evt_000001``…; ``interaction.created``,
+``interaction.status_update``, ``step.start``/``step.delta``/``step.stop``, ``interaction.completed`` (also
+for a cancelled or failed job, carrying that status; a failed one is preceded by an ``error`` event), then
+``event: done`` / ``data: [DONE]``. Every job keeps its log: a GET stream with ``last_event_id`` replays the
+events after it and tails the job.
+
+Prompt directives (anywhere in the prompt text, for subprocess tests):
+
+=====================================  =======================================================
+``[emulator:research_seconds=5]``      this research job takes 5 s
+``[emulator:research_steps=2]``        and emits 2 thought/search rounds
+``[emulator:report_chars=3000]``       report length
+``[emulator:chart]``                   add a chart image to the report
+``[emulator:text_delay=2]``            a text answer takes 2 s (``image_delay`` for images)
+``[emulator:stuck]``                   the job stays ``in_progress`` until cancelled
+``[emulator:fail]``                    a research job ends ``failed`` after its first round
+=====================================  =======================================================
+
+Faults (see ``faults.py``): in-process ``emu.faults.rate_limit(2, kind="create")``,
+``server_error(503)``, ``delay(s)``, ``hang()``, ``malformed_json()``, ``reset_connection()``,
+``cut_stream(after_events=3)``, ``hang_stream(after_events=2)``, ``stick_jobs(n)``, ``transient_404(s)``,
+``clear()``. Over HTTP: ``POST /_emulator/faults`` with ``{"action": "status", "status": 429, "count": 2,
+"kind": "create"}`` or ``{"rules": [...], "stuck_jobs": 1, "transient_404_seconds": 2}``; ``GET`` shows
+them, ``DELETE`` clears them.
+
+Other control endpoints (no API key): ``GET /_emulator/stats`` (requests per kind and per interaction,
+cancels, completion times), ``POST /_emulator/reset`` (forget interactions, stats and faults),
+``GET|POST /_emulator/config``, ``GET /_emulator/health``, ``GET /_emulator/files/{id}/{n}`` (images
+delivered with ``delivery: "uri"``).
+"""
+
+from __future__ import annotations
+
+from .config import EmulatorConfig
+from .emulator import Emulator
+from .faults import FaultRule, Faults
+from .serving import EmulatorHandle, run_emulator_in_thread, serve_emulator
+from .stats import CancelRecord, CompletionRecord, Stats
+
+__all__ = [
+    "CancelRecord",
+    "CompletionRecord",
+    "Emulator",
+    "EmulatorConfig",
+    "EmulatorHandle",
+    "FaultRule",
+    "Faults",
+    "Stats",
+    "run_emulator_in_thread",
+    "serve_emulator",
+]

@@ -1,0 +1,230 @@
+"""The emulator's state: stored interactions, their running jobs, the fault switches and the stats."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import jobs
+from .config import EmulatorConfig
+from .content import Conversation
+from .errors import failed_precondition, invalid_argument, not_found
+from .faults import Faults
+from .ids import new_interaction_id
+from .parsing import CreateRequest, content_text
+from .stats import Stats
+from .timeline import Interaction
+
+
+class Emulator:
+    """Holds everything; ``emu.app`` is the Starlette app that serves it.
+
+    The emulator lives in one event loop (the one serving ``app``). ``faults``, ``stats`` and ``config`` may
+    be used from any thread; :meth:`reset` may be too. Read interactions with :meth:`interaction`.
+    """
+
+    def __init__(self, config: EmulatorConfig | None = None) -> None:
+        from .app import build_app  # app imports this module's type only
+
+        self.config = config or EmulatorConfig()
+        self.faults = Faults()
+        self.stats = Stats()
+        self._store: dict[str, Interaction] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing: asyncio.Event | None = None
+        self.closing = False
+        self.started = threading.Event()  # set once the app's startup ran in its loop
+        self.on_startup: list[Callable[[], None]] = []
+        self.app = build_app(self)
+
+    # -- loop binding ------------------------------------------------------------------------------------
+    def bind_loop(self) -> None:
+        """Remember the serving loop (called on startup and on every request)."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._closing = asyncio.Event()
+
+    def mark_started(self) -> None:
+        self.bind_loop()
+        self.started.set()
+        for callback in self.on_startup:
+            callback()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        return self._loop
+
+    # -- API operations --------------------------------------------------------------------------------------
+    def create(self, req: CreateRequest, base_url: str = "") -> Interaction:
+        self.bind_loop()
+        if req.is_agent and not req.background:
+            raise invalid_argument(f"Agent '{req.agent}' requires background=true.")
+        if req.background and not req.store:
+            raise invalid_argument("background=true requires store=true.")
+        if req.is_agent and req.system_instruction:
+            raise invalid_argument(
+                f"system_instruction is not supported for agent '{req.agent}'. Put instructions in the input."
+            )
+        if req.is_agent and req.wants_json:
+            raise invalid_argument(
+                f"Structured output (response_format) is not supported for agent '{req.agent}'."
+            )
+        history: list[dict[str, Any]] = []
+        seed = None
+        if req.previous_interaction_id:
+            previous = self._store.get(req.previous_interaction_id)
+            if previous is None:
+                raise not_found(req.previous_interaction_id)
+            if not previous.finished:
+                raise failed_precondition(
+                    f"Interaction {previous.id} is still {previous.status}; continue it once it has finished."
+                )
+            history = previous.conversation()
+            seed = previous.image_seed
+        kind = "research" if req.is_agent else ("image" if req.is_image_model else "text")
+        it = Interaction(
+            new_interaction_id(),
+            req,
+            kind=kind,
+            history=history,
+            image_seed=seed,
+            sparse_event_ids=self.config.sparse_event_ids,
+        )
+        it.base_url = base_url.rstrip("/")
+        it.announce()
+        if req.store:
+            self._store[it.id] = it
+        task = asyncio.get_running_loop().create_task(jobs.run(self, it), name=f"emulator-job-{it.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        it.task = task
+        return it
+
+    def lookup(self, interaction_id: str, *, transient: bool = False) -> Interaction:
+        it = self._store.get(interaction_id)
+        if it is None:
+            raise not_found(interaction_id)
+        if transient:
+            window = self.faults.transient_404_seconds
+            if window and _age(it) < window:
+                self.faults.fired["transient_404"] += 1
+                raise not_found(interaction_id)
+        return it
+
+    def cancel(self, interaction_id: str) -> Interaction:
+        it = self.lookup(interaction_id)
+        if it.finished:
+            raise failed_precondition(f"Interaction {it.id} is already {it.status} and cannot be cancelled.")
+        self.stats.record_cancel(it.id, it.status)
+        it.cancel_requested = True
+        it.finish("cancelled")
+        if it.task is not None:
+            it.task.cancel()
+        return it
+
+    def delete(self, interaction_id: str) -> None:
+        """Forget the interaction. Like the real service, a running job is not cancelled by this."""
+        if self._store.pop(interaction_id, None) is None:
+            raise not_found(interaction_id)
+
+    # -- helpers the jobs use ----------------------------------------------------------------------------------
+    def conversation_info(self, it: Interaction) -> Conversation:
+        turns = [s for s in it.history + it.req.input_steps if s.get("type") == "user_input"]
+        first = content_text(turns[0].get("content", [])) if turns else None
+        return Conversation(earlier_turns=max(0, len(turns) - 1), first_message=first)
+
+    def image_item(
+        self, it: Interaction, data: bytes, mime_type: str, delivery: str | None
+    ) -> dict[str, Any]:
+        it.images.append(data)
+        if delivery == "uri":
+            return {
+                "type": "image",
+                "mime_type": mime_type,
+                "uri": f"{it.base_url}/_emulator/files/{it.id}/{len(it.images) - 1}",
+            }
+        return {"type": "image", "mime_type": mime_type, "data": base64.b64encode(data).decode()}
+
+    async def wait_forever(self) -> None:
+        """Block a job until it is cancelled (by ``cancel`` or by the emulator stopping)."""
+        await asyncio.Event().wait()
+
+    async def wait_closing(self, limit: float) -> None:
+        """Sleep until the emulator stops, or ``limit`` seconds."""
+        self.bind_loop()
+        assert self._closing is not None
+        try:
+            await asyncio.wait_for(self._closing.wait(), timeout=limit)
+        except TimeoutError:
+            pass
+
+    # -- in-process inspection -----------------------------------------------------------------------------------
+    def interaction(self, interaction_id: str) -> dict[str, Any] | None:
+        """The stored interaction as a GET would return it (None when unknown or deleted)."""
+        it = self._store.get(interaction_id)
+        return it.to_json(timeline=True) if it is not None else None
+
+    def interaction_ids(self) -> list[str]:
+        return list(self._store)
+
+    def running_jobs(self) -> int:
+        return len(self._tasks)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+    def begin_shutdown(self) -> None:
+        """Release every hang and end every tailing stream; call on the loop."""
+        self.closing = True
+        if self._closing is not None:
+            self._closing.set()
+        for it in list(self._store.values()):
+            it.wake_readers()
+
+    async def aclose(self) -> None:
+        """Stop: end hangs and streams, cancel running jobs and wait for them."""
+        self.begin_shutdown()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def reset(self, timeout: float = 5.0) -> None:
+        """Forget interactions (cancelling their jobs), stats and faults. Safe from any thread."""
+        loop = self._loop
+        if loop is not None and loop.is_running() and not _in_loop(loop):
+            future: concurrent.futures.Future[None] = asyncio.run_coroutine_threadsafe(
+                self._reset_async(), loop
+            )
+            future.result(timeout)
+            return
+        self._reset_now()
+
+    async def _reset_async(self) -> None:
+        self._reset_now()
+
+    def _reset_now(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for it in list(self._store.values()):
+            it.discarded = True
+            it.wake_readers()
+        self._store.clear()
+        self.stats.reset()
+        self.faults.clear()
+
+
+def _age(it: Interaction) -> float:
+    return time.monotonic() - it.created_monotonic
+
+
+def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

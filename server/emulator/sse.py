@@ -1,0 +1,53 @@
+"""Server-sent events: replay an interaction's log from a point, then tail it until the job ends.
+
+Framing is ``event: <type>\\ndata: <json>\\n\\n``; the stream ends with ``event: done\\ndata: [DONE]``.
+Two faults act here: ``cut_stream`` writes the bare error text the real service writes at its 10-minute
+cut (no ``data:`` line, so the SDK ignores it and ``async for`` just ends) and closes; ``hang_stream``
+stops sending and holds the connection until the client gives up or the emulator stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from starlette.responses import StreamingResponse
+
+from .faults import FaultRule
+from .timeline import Interaction
+
+if TYPE_CHECKING:
+    from .emulator import Emulator
+
+DONE = b"event: done\ndata: [DONE]\n\n"
+CUT_TEXT = (
+    b'[{"error":{"code":503,"message":"The service is currently unavailable.","status":"UNAVAILABLE"}}]\n'
+)
+HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+def stream_response(emu: Emulator, it: Interaction, start: int, fault: FaultRule | None) -> StreamingResponse:
+    return StreamingResponse(_events(emu, it, start, fault), media_type="text/event-stream", headers=HEADERS)
+
+
+async def _events(
+    emu: Emulator, it: Interaction, start: int, fault: FaultRule | None
+) -> AsyncIterator[bytes]:
+    index, sent = start, 0
+    while True:
+        while index < len(it.events):
+            if fault is not None and sent >= fault.after_events:
+                if fault.action == "cut_stream":
+                    yield CUT_TEXT
+                else:
+                    await emu.wait_closing(emu.config.hang_seconds)
+                return
+            yield it.events[index].frame
+            index += 1
+            sent += 1
+        if it.finished:
+            yield DONE
+            return
+        if emu.closing or it.discarded:
+            return
+        await it.wait_changed()
