@@ -83,8 +83,8 @@ class Hub:
     def __init__(self) -> None:
         self._subs: dict[str, set[Subscription]] = {}
 
-    def subscribe(self, channel: str) -> Subscription:
-        sub = Subscription(channel)
+    def subscribe(self, channel: str, maxsize: int = QUEUE_SIZE) -> Subscription:
+        sub = Subscription(channel, maxsize)
         self._subs.setdefault(channel, set()).add(sub)
         return sub
 
@@ -215,10 +215,15 @@ class NotifyMixin(StoreBase):
             await conn.execute(select(func.pg_notify(channel, payload)))
 
     @contextlib.asynccontextmanager
-    async def listen(self, channel: str) -> AsyncIterator[Subscription]:
-        """``async with store.listen("ch") as payloads: async for p in payloads: ...``"""
+    async def listen(self, channel: str, *, maxsize: int = QUEUE_SIZE) -> AsyncIterator[Subscription]:
+        """``async with store.listen("ch") as payloads: async for p in payloads: ...``
+
+        Keeps the latest ``maxsize`` payloads this listener has not read yet; older ones are dropped.
+        """
         check_channel(channel)
-        sub = self._hub.subscribe(channel)
+        if maxsize < 1:
+            raise ValueError("maxsize must be at least 1")
+        sub = self._hub.subscribe(channel, maxsize)
         try:
             if self._pg_listener is not None:
                 await self._pg_listener.listen(channel)
