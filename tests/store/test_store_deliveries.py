@@ -1,0 +1,102 @@
+"""Deliveries: a finished job's report is claimed by exactly one worker, resumable, retried or given up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from server.core.store import Delivery, Store
+
+from .helpers import make_job, race
+
+pytestmark = pytest.mark.anyio
+
+DEST = "slack:T1:C1:1700000000.000100"
+
+
+async def _finished_job_with_delivery(store: Store, job_id: str = "int-1") -> None:
+    await store.create_job(make_job(job_id))
+    await store.add_delivery(job_id, DEST)
+    await store.finish_job(job_id, "completed", report_path="/r.md")
+
+
+async def test_add_is_idempotent_and_waits_for_the_job_to_finish(store: Store) -> None:
+    await store.create_job(make_job("int-1"))
+    await store.add_delivery("int-1", DEST)
+    await store.add_delivery("int-1", DEST)
+    pending = await store.get_delivery("int-1", DEST)
+    assert pending is not None and (pending.state, pending.attempts, pending.progress) == ("pending", 0, {})
+    assert await store.due_deliveries() == []  # job still running
+    assert await store.claim_delivery("int-1", DEST, "w1", 60) is None
+    await store.finish_job("int-1", "completed")
+    assert [(d.job_id, d.destination) for d in await store.due_deliveries()] == [("int-1", DEST)]
+
+
+async def test_claim_exactly_once_under_concurrency(
+    store: Store, open_store: Callable[[], Awaitable[Store]]
+) -> None:
+    other = await open_store()
+    await _finished_job_with_delivery(store)
+    stores = [store, other]
+    results = await race(
+        *((lambda i=i: stores[i % 2].claim_delivery("int-1", DEST, f"w{i}", 60)) for i in range(10))
+    )
+    winners = [d for d in results if d is not None]
+    assert len(winners) == 1
+    claimed = winners[0]
+    assert isinstance(claimed, Delivery) and claimed.state == "claimed" and claimed.claimed_by is not None
+    assert claimed.claim_expires_at is not None and claimed.claim_expires_at.tzinfo is not None
+    assert await store.due_deliveries() == []
+
+
+async def test_expired_claim_is_reclaimed_and_resumes_from_progress(store: Store) -> None:
+    await _finished_job_with_delivery(store)
+    first = await store.claim_delivery("int-1", DEST, "w1", 0.2)
+    assert first is not None
+    await store.save_delivery_progress("int-1", DEST, {"posted": ["1700000001.000100"]})
+    assert await store.claim_delivery("int-1", DEST, "w2", 60) is None
+    await asyncio.sleep(0.3)
+    assert [d.claimed_by for d in await store.due_deliveries()] == ["w1"]
+    second = await store.claim_delivery("int-1", DEST, "w2", 60)
+    assert second is not None and second.claimed_by == "w2"
+    assert second.progress == {"posted": ["1700000001.000100"]}
+    await store.complete_delivery("int-1", DEST)
+    done = await store.get_delivery("int-1", DEST)
+    assert done is not None and done.state == "done" and done.progress == {"posted": ["1700000001.000100"]}
+    assert await store.claim_delivery("int-1", DEST, "w3", 60) is None
+    assert await store.due_deliveries() == []
+
+
+async def test_fail_non_final_retries_and_final_gives_up(store: Store) -> None:
+    await _finished_job_with_delivery(store)
+    assert await store.claim_delivery("int-1", DEST, "w1", 60) is not None
+    await store.fail_delivery("int-1", DEST, "slack 500", final=False)
+    retry = await store.get_delivery("int-1", DEST)
+    assert retry is not None
+    assert (retry.state, retry.attempts, retry.last_error, retry.claimed_by) == (
+        "pending",
+        1,
+        "slack 500",
+        None,
+    )
+    assert len(await store.due_deliveries()) == 1
+    assert await store.claim_delivery("int-1", DEST, "w2", 60) is not None
+    await store.fail_delivery("int-1", DEST, "channel_not_found", final=True)
+    failed = await store.get_delivery("int-1", DEST)
+    assert failed is not None and (failed.state, failed.attempts, failed.last_error) == (
+        "failed",
+        2,
+        "channel_not_found",
+    )
+    assert await store.claim_delivery("int-1", DEST, "w3", 60) is None
+    assert await store.due_deliveries() == []
+
+
+async def test_due_deliveries_oldest_first_with_limit(store: Store) -> None:
+    for i in range(3):
+        await _finished_job_with_delivery(store, f"int-{i}")
+    due = await store.due_deliveries(limit=2)
+    assert [d.job_id for d in due] == ["int-0", "int-1"]
+    assert all(d.state == "pending" for d in due)
