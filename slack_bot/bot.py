@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import secrets
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 5.0
+# The core's gateway imports this SDK lazily on its first call, on the event loop, where the ~2 s import would
+# hold up every ack in flight. Importing it once in a worker thread at start-up makes that first call cheap.
+GEMINI_SDK_MODULE = "google.genai"
 SEEN_EVENTS_TTL_SECONDS = 24 * 3600
 
 
@@ -80,7 +84,7 @@ class SlackBot:
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.core.ready()
+        await asyncio.gather(self.core.ready(), asyncio.to_thread(importlib.import_module, GEMINI_SDK_MODULE))
         self.tasks.supervise(lambda: watch_job_events(self), name="research event watcher")
         self.tasks.supervise(self._sweep_forever, name="report delivery sweep")
 

@@ -83,8 +83,9 @@ async def answer(bot: SlackBot, turn: Turn, *, set_status: SetStatus | None = No
     except GeminiInteractionsError as exc:
         await post_text(client, turn.channel_id, turn.thread_ts, error_text(exc))
         return
-    await post_answer(client, turn.channel_id, turn.thread_ts, note + result.text)
+    # Remembered before posting, so that a reply typed the moment the answer appears continues from it.
     await bot.store.set_thread(turn.team_id, turn.channel_id, turn.thread_ts, result.interaction_id)
+    await post_answer(client, turn.channel_id, turn.thread_ts, note + result.text)
 
 
 async def draw(bot: SlackBot, turn: Turn) -> None:
@@ -98,6 +99,7 @@ async def draw(bot: SlackBot, turn: Turn) -> None:
         await post_text(client, turn.channel_id, turn.thread_ts, error_text(exc))
         return
     answer_ = result.answer
+    await bot.store.set_thread(turn.team_id, turn.channel_id, turn.thread_ts, answer_.interaction_id)
     if not answer_.images:
         reply = answer_.text.strip() or "Gemini returned no image. Try describing the picture differently."
         await post_answer(client, turn.channel_id, turn.thread_ts, reply)
@@ -105,4 +107,3 @@ async def draw(bot: SlackBot, turn: Turn) -> None:
         await post_images(client, turn.channel_id, turn.thread_ts, answer_.images, turn.text)
         if answer_.text.strip():
             await post_answer(client, turn.channel_id, turn.thread_ts, answer_.text)
-    await bot.store.set_thread(turn.team_id, turn.channel_id, turn.thread_ts, answer_.interaction_id)

@@ -138,15 +138,15 @@ class ReportDelivery:
                 await store.fail_delivery(job_id, destination, "the job is gone from the store", final=True)
                 return False
             await self._bot.started_messages.refresh(job_id)
+            where = parse_destination(destination)
+            if job.status == "completed" and where:
+                # Replies in the thread now continue from the research run itself.
+                await store.set_thread(*where, job.interaction_id)
             try:
                 await self._post_parts(job, claim)
             except Exception as exc:
                 await self._failed(claim, exc)
                 return False
-            where = parse_destination(destination)
-            if job.status == "completed" and where:
-                # Replies in the thread now continue from the research run itself.
-                await store.set_thread(*where, job.interaction_id)
             await store.complete_delivery(job_id, destination)
             log.info("report of %s delivered to %s", job_id, destination)
             return True
@@ -220,7 +220,14 @@ class ReportDelivery:
         if progress.get("attempt"):
             # An earlier attempt began posting: what it posted but did not record is in the thread.
             found = await self._already_posted(job.interaction_id, channel, thread_ts, parts)
-            posted.update({k: v for k, v in found.items() if k not in posted})
+            recovered = {k: v for k, v in found.items() if k not in posted}
+            if recovered:
+                log.warning(
+                    "parts %s of %s were posted by an earlier attempt; not posting them again",
+                    sorted(recovered),
+                    job.interaction_id,
+                )
+            posted.update(recovered)
         progress["attempt"] = int(progress.get("attempt") or 0) + 1
         progress["posted"] = posted
         await store.save_delivery_progress(claim.job_id, claim.destination, progress)

@@ -49,12 +49,23 @@ async def _download(session: aiohttp.ClientSession, url: str, token: str, name: 
         return bytes(data), content_type
 
 
+def _name(file: dict[str, Any]) -> str:
+    return str(file.get("name") or file.get("title") or file.get("id") or "file")
+
+
 async def fetch_attachments(files: list[dict[str, Any]], *, token: str, api_url: str) -> list[Attachment]:
     """Download and check every shared file; raise AttachmentError (a message for the user) on the first refusal."""
     if not files:
         return []
     if len(files) > MAX_FILES:
         raise AttachmentError(f"{len(files)} files shared; I can read at most {MAX_FILES} per message.")
+    for file in files:
+        size = int(file.get("size") or 0)
+        if size > MAX_FILE_BYTES:
+            raise AttachmentError(
+                f"{_name(file)} is {size / 1048576:.1f} MiB; the limit is {MAX_FILE_BYTES // 1048576} MiB per "
+                "file. Share a smaller file."
+            )
     declared = sum(int(f.get("size") or 0) for f in files)
     if declared > MAX_TOTAL_BYTES:
         raise AttachmentError(
@@ -65,18 +76,13 @@ async def fetch_attachments(files: list[dict[str, Any]], *, token: str, api_url:
     timeout = aiohttp.ClientTimeout(total=DOWNLOAD_TIMEOUT_SECONDS)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         for file in files:
-            name = str(file.get("name") or file.get("title") or file.get("id") or "file")
+            name = _name(file)
             if (
                 file.get("mode") in ("tombstone", "hidden_by_limit")
                 or file.get("file_access") == "access_denied"
             ):
                 raise AttachmentError(
                     f"{name} is not available to me (deleted, or hidden by the workspace plan)."
-                )
-            if int(file.get("size") or 0) > MAX_FILE_BYTES:
-                raise AttachmentError(
-                    f"{name} is {int(file['size']) / 1048576:.1f} MiB; the limit is "
-                    f"{MAX_FILE_BYTES // 1048576} MiB per file. Share a smaller file."
                 )
             url = file.get("url_private_download") or file.get("url_private")
             if not url:

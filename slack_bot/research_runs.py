@@ -71,8 +71,12 @@ async def status_text(bot: SlackBot, *, team_id: str, user_id: str, interaction_
 
 
 async def cancel_text(bot: SlackBot, *, team_id: str, user_id: str, interaction_id: str) -> str:
+    viewer = bot.viewer(team_id, user_id)
     try:
-        job = await bot.core.research.cancel(interaction_id, viewer=bot.viewer(team_id, user_id))
+        job = await bot.core.research.get(interaction_id, viewer=viewer)
+        if job.terminal:
+            return f"Research run `{job.interaction_id}` had already ended ({job.status}); nothing to cancel."
+        job = await bot.core.research.cancel(interaction_id, viewer=viewer)
     except ResearchNotFound:
         return not_found_text(interaction_id)
     except Forbidden as exc:
@@ -81,4 +85,4 @@ async def cancel_text(bot: SlackBot, *, team_id: str, user_id: str, interaction_
         return f":warning: {exc}"
     if job.status == "cancelled":
         return f"Cancelled research run `{job.interaction_id}`."
-    return f"Research run `{job.interaction_id}` had already ended ({job.status}); nothing to cancel."
+    return f"Research run `{job.interaction_id}` ended ({job.status}) before it could be cancelled."

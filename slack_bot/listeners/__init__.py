@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from slack_bolt.async_app import AsyncApp
 
-from . import actions, commands, home, mentions, messages
+from . import actions, commands, home, ignored, mentions, messages
 
 if TYPE_CHECKING:
     from ..bot import SlackBot
@@ -18,3 +18,4 @@ def register_listeners(app: AsyncApp, bot: SlackBot) -> None:
     mentions.register(app, bot)
     home.register(app, bot)
     messages.register(app, bot)
+    ignored.register(app)

@@ -623,6 +623,7 @@ def block_action_body(
     team_id: str = "T1",
     channel_id: str = "C1",
     message_ts: str = "",
+    response_url: str = "http://127.0.0.1:9/unused",
 ) -> str:
     payload = {
         "type": "block_actions",
@@ -633,7 +634,7 @@ def block_action_body(
         "channel": {"id": channel_id, "name": "general"},
         "message": {"ts": message_ts, "type": "message"},
         "trigger_id": "trigger.1",
-        "response_url": "http://127.0.0.1:9/unused",
+        "response_url": response_url,
         "actions": [
             {"action_id": action_id, "block_id": "b", "value": value, "type": "button", "action_ts": "1"}
         ],

@@ -1,0 +1,140 @@
+"""Helpers shared by the Slack tests: settings, a running bot, signed requests, user messages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from server.core.service import Core
+from server.core.settings import Settings
+from slack_bot.app import build_client, create_app
+from slack_bot.bot import SlackBot
+from slack_bot.config import SlackConfig
+from slack_bot.http import EVENTS_PATH
+from tests.fakes.slack_api import (
+    SIGNING_SECRET,
+    FakeSlack,
+    block_action_body,
+    event_envelope,
+    signed_headers,
+    slash_command_body,
+)
+
+TEST_KEY = "test-key"
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 10.0, what: str = "") -> None:
+    """Poll an async condition until it holds; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
+        await asyncio.sleep(0.05)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def slack_config(slack: FakeSlack, **overrides: Any) -> SlackConfig:
+    values: dict[str, Any] = {
+        "bot_token": slack.bot_token,
+        "signing_secret": SIGNING_SECRET,
+        "app_token": None,
+        "api_url": slack.api_url,
+        "progress_seconds": 0.2,
+        "sweep_seconds": 0.3,
+        "retry_base_seconds": 0.2,
+    }
+    return SlackConfig(**(values | overrides))
+
+
+def make_settings(data_dir: Path, base_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "base_url": base_url,
+        "api_key": TEST_KEY,
+        "poll_seconds": 0.05,
+        "lease_seconds": 2.0,
+        "request_timeout_seconds": 10.0,
+    }
+    return Settings(**(values | overrides))
+
+
+@asynccontextmanager
+async def running_bot(settings: Settings, config: SlackConfig) -> AsyncIterator[SlackBot]:
+    async with Core.running(settings) as core:
+        bot = create_app(build_client(config), core, config)
+        async with bot.running():
+            yield bot
+
+
+@dataclass
+class SignedSlack:
+    """Sends requests to the bot's real Starlette route, signed exactly as Slack signs them."""
+
+    http: httpx.AsyncClient
+    slack: FakeSlack
+    secret: str = SIGNING_SECRET
+
+    async def post(self, body: str, content_type: str, **header_overrides: str) -> httpx.Response:
+        headers = signed_headers(body, content_type, secret=self.secret) | header_overrides
+        return await self.http.post(EVENTS_PATH, content=body.encode(), headers=headers)
+
+    async def command(
+        self, text: str, *, user_id: str = "U1", channel_id: str = "C1", team_id: str = "T1"
+    ) -> httpx.Response:
+        body = slash_command_body(
+            text,
+            user_id=user_id,
+            channel_id=channel_id,
+            team_id=team_id,
+            response_url=self.slack.response_url(),
+        )
+        return await self.post(body, "application/x-www-form-urlencoded")
+
+    async def event(
+        self, event: dict[str, Any], *, team_id: str = "T1", event_id: str | None = None, **headers: str
+    ) -> httpx.Response:
+        body = json.dumps(event_envelope(event, team_id=team_id, event_id=event_id))
+        return await self.post(body, "application/json", **headers)
+
+    async def action(self, action_id: str, value: str, **kw: str) -> httpx.Response:
+        body = block_action_body(action_id, value, response_url=self.slack.response_url(), **kw)
+        return await self.post(body, "application/x-www-form-urlencoded")
+
+
+_ts = iter(range(1, 10**9))
+
+
+def user_ts() -> str:
+    """A fresh ts for a message a user wrote."""
+    return f"{int(time.time())}.{900000 + next(_ts):06d}"
+
+
+def user_message(text: str, *, channel: str = "C1", user: str = "U1", **extra: Any) -> dict[str, Any]:
+    event = {"type": "message", "channel": channel, "user": user, "text": text, "ts": user_ts()}
+    event["channel_type"] = "im" if channel.startswith("D") else "channel"
+    return event | extra
+
+
+def mention(text: str, *, channel: str = "C1", user: str = "U1", **extra: Any) -> dict[str, Any]:
+    event = {
+        "type": "app_mention",
+        "channel": channel,
+        "user": user,
+        "text": f"<@UBOT> {text}",
+        "ts": user_ts(),
+    }
+    return event | extra
