@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 import secrets
@@ -16,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from server.core.domain import Origin
+from server.core.errors import GeminiInteractionsError
 
 from .app import bolt_app
 from .config import SlackConfig
@@ -33,9 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 5.0
-# The core's gateway imports this SDK lazily on its first call, on the event loop, where the ~2 s import would
-# hold up every ack in flight. Importing it once in a worker thread at start-up makes that first call cheap.
-GEMINI_SDK_MODULE = "google.genai"
 SEEN_EVENTS_TTL_SECONDS = 24 * 3600
 
 
@@ -84,9 +81,25 @@ class SlackBot:
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await asyncio.gather(self.core.ready(), asyncio.to_thread(importlib.import_module, GEMINI_SDK_MODULE))
+        await asyncio.gather(self.core.ready(), self._warm_up_gemini_client())
         self.tasks.supervise(lambda: watch_job_events(self), name="research event watcher")
         self.tasks.supervise(self._sweep_forever, name="report delivery sweep")
+
+    async def _warm_up_gemini_client(self) -> None:
+        """Build the core's Gemini client in a worker thread before serving.
+
+        The gateway builds it lazily on first use, on the event loop: importing google-genai and its
+        interactions resource takes about 2 s, during which no ack could be sent. Built here, the first
+        question costs what any other does. (The core has no public warm-up hook yet; this uses the gateway's
+        builder, and does nothing if it is not there.)
+        """
+        build = getattr(getattr(self.core, "gateway", None), "_interactions", None)
+        if build is None:
+            return
+        try:
+            await asyncio.to_thread(build)
+        except GeminiInteractionsError as exc:
+            log.warning("Gemini is not usable yet: %s", exc)
 
     async def _sweep_forever(self) -> None:
         """Deliver whatever is due now (after a restart: everything missed), then look again periodically."""

@@ -24,6 +24,8 @@ from server.core.errors import ConfigurationError
 from .config import SlackConfig
 
 if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
     from server.core.settings import Settings
 
     from .bot import SlackBot
@@ -179,11 +181,17 @@ async def _serve_http(bot: SlackBot, host: str, port: int) -> None:
         tg.cancel_scope.cancel()
 
 
-async def _serve_socket_mode(bot: SlackBot) -> None:
+def socket_mode_handler(bot: SlackBot) -> AsyncSocketModeHandler:
+    """Socket Mode over aiohttp; it calls apps.connections.open through the bot's client (so SLACK_API_URL)."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-    assert bot.config.app_token
-    handler = AsyncSocketModeHandler(bot.app, bot.config.app_token)
+    if not bot.config.app_token:
+        raise ConfigurationError("Socket Mode needs SLACK_APP_TOKEN (an app-level token, xapp-…).")
+    return AsyncSocketModeHandler(bot.app, bot.config.app_token)
+
+
+async def _serve_socket_mode(bot: SlackBot) -> None:
+    handler = socket_mode_handler(bot)
     stop = anyio.Event()
     await handler.connect_async()
     print(f"{PROG}: Socket Mode, connected to Slack", file=sys.stderr, flush=True)
