@@ -109,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shut down cleanly, then re-raised the Ctrl-C it captured
+        print("emulator stopped", file=sys.stderr)
     finally:
         sock.close()
     return 0

@@ -1,7 +1,7 @@
 """A small JSON value that validates against a JSON schema (the subset structured output uses).
 
 Handles ``type`` (also upper-case OpenAPI names and type lists), ``enum``/``const``, ``properties``
-(every listed property is filled, required or not), ``items``/``prefixItems``, ``min/maxItems``,
+(required ones always, optional ones in the top levels), ``items``/``prefixItems``, ``min/maxItems``,
 ``min/maxLength``, ``minimum``/``maximum`` (also exclusive), ``format`` (date, date-time, email, uri,
 uuid), ``anyOf``/``oneOf`` (first branch), ``allOf`` (merged), ``nullable`` and local ``$ref``.
 Strings carry the property name and a snippet of the prompt, so the answer still proves what arrived.
@@ -23,6 +23,7 @@ _FORMATS = {
     "ipv4": "127.0.0.1",
 }
 _MAX_DEPTH = 12
+_OPTIONAL_DEPTH = 3
 
 
 def schema_instance(schema: dict[str, Any], prompt: str = "") -> Any:
@@ -103,8 +104,11 @@ class _Builder:
 
     def _object(self, schema: dict[str, Any], depth: int) -> dict[str, Any]:
         props = schema.get("properties") or {}
-        out = {key: self.build(sub, key, depth + 1) for key, sub in props.items()}
-        for key in schema.get("required") or []:
+        required = list(schema.get("required") or [])
+        # optional properties too, near the top (they show more of the prompt); deeper, only required ones
+        keys = list(props) if depth < _OPTIONAL_DEPTH else [k for k in props if k in required]
+        out = {key: self.build(props[key], key, depth + 1) for key in keys}
+        for key in required:
             if key not in out:
                 extra = schema.get("additionalProperties")
                 out[key] = self.build(
