@@ -56,6 +56,14 @@ Faults (see ``faults.py``): in-process ``emu.faults.rate_limit(2, kind="create")
 "kind": "create"}`` or ``{"rules": [...], "stuck_jobs": 1, "transient_404_seconds": 2}``; ``GET`` shows
 them, ``DELETE`` clears them.
 
+Stats (thread-safe, ``emu.stats``): ``requests_for(id)`` → requests per kind (create/get/stream/cancel/
+delete) naming that interaction; ``by_kind``, ``by_status``, ``requests_total``; ``cancels`` (list of
+``CancelRecord``: id, status before, monotonic and wall time); ``completion(id)`` / ``completions`` →
+``CompletionRecord`` (final status, background, kind, ``started_monotonic``, ``monotonic``, ``wall_time``,
+``duration``): the moment the job really ended, on CLOCK_MONOTONIC which every process on the machine shares.
+``snapshot()`` is the same as JSON. In-process reads of state: ``emu.interaction(id)`` (a GET-shaped copy),
+``emu.interaction_ids()``, ``emu.running_jobs()``; ``emu.reset()`` clears everything (any thread).
+
 Other control endpoints (no API key): ``GET /_emulator/stats`` (requests per kind and per interaction,
 cancels, completion times), ``POST /_emulator/reset`` (forget interactions, stats and faults),
 ``GET|POST /_emulator/config``, ``GET /_emulator/health``, ``GET /_emulator/files/{id}/{n}`` (images

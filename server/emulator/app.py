@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import re
 import socket
 import struct
@@ -33,6 +34,7 @@ API_PATH = re.compile(
     r"^(?P<prefix>(?:/[^/]+)*)/interactions(?:/(?P<id>[^/:]+)(?P<action>/cancel|:cancel)?)?/?$"
 )
 RAW_SEND_KEY = "emulator.raw_send"
+log = logging.getLogger(__name__)
 
 
 class EmulatorApp(Starlette):
@@ -57,6 +59,9 @@ def build_app(emu: Emulator) -> Starlette:
             response = await _api(emu, request)
         except ApiError as err:
             response = err.to_response()
+        except Exception:  # a defect in the emulator: still answer with Google's envelope
+            log.exception("emulator failed on %s %s", request.method, request.url.path)
+            response = ApiError(500).to_response()
         emu.stats.record_status(response.status_code)
         return response
 
@@ -74,12 +79,15 @@ def build_app(emu: Emulator) -> Starlette:
         return _json(emu.faults.snapshot())
 
     async def reset(_request: Request) -> Response:
-        emu._reset_now()
+        emu.reset_now()
         return _json({"reset": True})
 
     async def config(request: Request) -> Response:
         if request.method == "POST":
-            changes = json.loads(await request.body() or b"{}")
+            try:
+                changes = json.loads(await request.body() or b"{}")
+            except ValueError as err:
+                return ApiError(400, f"Bad config request: {err}").to_response()
             for key, value in changes.items():
                 if not hasattr(emu.config, key):
                     return ApiError(400, f"Unknown config field {key!r}.").to_response()
@@ -90,11 +98,9 @@ def build_app(emu: Emulator) -> Starlette:
         return _json({"ok": True, "running_jobs": emu.running_jobs()})
 
     async def files(request: Request) -> Response:
-        it = emu._store.get(request.path_params["id"])
-        number = int(request.path_params["n"])
-        if it is None or number >= len(it.images):
+        data = emu.image_bytes(request.path_params["id"], int(request.path_params["n"]))
+        if data is None:
             return ApiError(404, "File not found.").to_response()
-        data = it.images[number]
         mime = "image/jpeg" if data[:2] == b"\xff\xd8" else "image/png"
         return Response(data, media_type=mime)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import concurrent.futures
+import copy
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from . import jobs
 from .config import EmulatorConfig
@@ -19,6 +19,8 @@ from .ids import new_interaction_id
 from .parsing import CreateRequest, content_text
 from .stats import Stats
 from .timeline import Interaction
+
+T = TypeVar("T")
 
 
 class Emulator:
@@ -164,17 +166,28 @@ class Emulator:
         except TimeoutError:
             pass
 
-    # -- in-process inspection -----------------------------------------------------------------------------------
+    # -- in-process inspection (safe from any thread) ----------------------------------------------------------
     def interaction(self, interaction_id: str) -> dict[str, Any] | None:
-        """The stored interaction as a GET would return it (None when unknown or deleted)."""
-        it = self._store.get(interaction_id)
-        return it.to_json(timeline=True) if it is not None else None
+        """A copy of the stored interaction as a GET would return it (None when unknown or deleted)."""
+
+        def read() -> dict[str, Any] | None:
+            it = self._store.get(interaction_id)
+            return copy.deepcopy(it.to_json(timeline=True)) if it is not None else None
+
+        return self._in_loop(read)
 
     def interaction_ids(self) -> list[str]:
-        return list(self._store)
+        return self._in_loop(lambda: list(self._store))
 
     def running_jobs(self) -> int:
         return len(self._tasks)
+
+    def image_bytes(self, interaction_id: str, number: int) -> bytes | None:
+        """Image ``number`` produced by an interaction (what ``/_emulator/files/{id}/{n}`` serves)."""
+        it = self._store.get(interaction_id)
+        if it is None or not 0 <= number < len(it.images):
+            return None
+        return it.images[number]
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
     def begin_shutdown(self) -> None:
@@ -194,21 +207,22 @@ class Emulator:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    def reset(self, timeout: float = 5.0) -> None:
+    def reset(self) -> None:
         """Forget interactions (cancelling their jobs), stats and faults. Safe from any thread."""
+        self._in_loop(self.reset_now)
+
+    def _in_loop(self, fn: Callable[[], T], timeout: float = 5.0) -> T:
+        """Run ``fn`` on the emulator's loop when called from another thread, else directly."""
         loop = self._loop
         if loop is not None and loop.is_running() and not _in_loop(loop):
-            future: concurrent.futures.Future[None] = asyncio.run_coroutine_threadsafe(
-                self._reset_async(), loop
-            )
-            future.result(timeout)
-            return
-        self._reset_now()
 
-    async def _reset_async(self) -> None:
-        self._reset_now()
+            async def call() -> T:
+                return fn()
 
-    def _reset_now(self) -> None:
+            return asyncio.run_coroutine_threadsafe(call(), loop).result(timeout)
+        return fn()
+
+    def reset_now(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         for it in list(self._store.values()):

@@ -130,3 +130,14 @@ async def test_continue_from_a_finished_report(client: genai.Client) -> None:
         model="gemini-3.5-flash", input="Summarise it", previous_interaction_id=created.id
     )
     assert "1 earlier turn; it began with: 'Research solar power'" in follow.output_text
+
+
+async def test_in_process_inspection_from_the_test_thread(client: genai.Client, emu: Emulator) -> None:
+    created = await client.aio.interactions.create(agent=AGENT, input="Research maps", background=True)
+    assert emu.interaction_ids() == [created.id]
+    snapshot = emu.interaction(created.id)
+    assert snapshot is not None and snapshot["status"] == "in_progress"
+    assert snapshot["steps"][0]["type"] == "user_input"
+    await wait_terminal(client, created.id)
+    assert emu.interaction(created.id)["status"] == "completed"  # type: ignore[index]
+    assert emu.interaction("v1_unknown") is None
