@@ -1,0 +1,157 @@
+"""Research completion latency: from the moment the emulator finishes a job to the moment our store says so.
+
+For 1, 100 and 1000 concurrent Deep Research jobs (emulated), prints one JSON line each:
+median / p99 / max delay, upstream HTTP requests per job, and peak RSS of the process that watches them.
+Targets: median delay <= 0.5 s, <= 4 requests per job when nothing fails, 1000 jobs under 300 MB RSS.
+
+    uv run python bench/research_latency.py            # all three sizes
+    uv run python bench/research_latency.py --jobs 100 # one size
+
+Each size runs in a fresh child process (so peak RSS is that size's own) against an emulator subprocess on
+127.0.0.1, with the default poll interval (10 s): the delay comes from streaming, not from polling fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fetch_stats(url: str) -> dict:
+    with urllib.request.urlopen(f"{url}/_emulator/stats", timeout=30) as response:
+        return json.load(response)
+
+
+def wait_healthy(url: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_emulator/health", timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit("the emulator did not start in time")
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def run_jobs(url: str, jobs: int, research_seconds: float) -> dict:
+    from server.core.domain import Origin
+    from server.core.service import Core
+    from server.core.settings import Settings
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = Settings(data_dir=Path(data_dir), base_url=url, api_key="bench")
+        started = time.monotonic()
+        async with Core.running(settings) as core:
+            await core.ready()
+            semaphore = asyncio.Semaphore(50)  # creates in flight at once, as a busy front door would send them
+
+            async def start(n: int) -> str:
+                async with semaphore:
+                    job = await core.research.start(
+                        f"Topic {n} [emulator:research_seconds={research_seconds}]", origin=Origin(source="mcp")
+                    )
+                    return job.interaction_id
+
+            ids = await asyncio.gather(*(start(n) for n in range(jobs)))
+            deadline = time.monotonic() + research_seconds + 120
+            while time.monotonic() < deadline:
+                listed = await core.store.list_jobs(limit=jobs + 10)
+                if sum(1 for j in listed if j.terminal) >= jobs:
+                    break
+                await asyncio.sleep(0.2)
+            finished = {j.interaction_id: j for j in await core.store.list_jobs(limit=jobs + 10)}
+        wall = time.monotonic() - started
+
+    stats = fetch_stats(url)
+    delays: list[float] = []
+    requests: list[int] = []
+    completed = 0
+    for job_id in ids:
+        job = finished.get(job_id)
+        record = stats["completions"].get(job_id)
+        requests.append(sum(stats["by_interaction"].get(job_id, {}).values()))
+        if job is None or record is None or job.finished_at is None:
+            continue
+        completed += job.status == "completed"
+        delays.append(job.finished_at.timestamp() - record["wall_time"])
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "jobs": jobs,
+        "completed": completed,
+        "median_delay_s": round(statistics.median(delays), 4) if delays else None,
+        "p99_delay_s": round(percentile(delays, 99), 4) if delays else None,
+        "max_delay_s": round(max(delays), 4) if delays else None,
+        "requests_per_job_mean": round(statistics.mean(requests), 2),
+        "requests_per_job_max": max(requests),
+        "peak_rss_mb": round(peak_kb / 1024, 1),
+        "wall_seconds": round(wall, 1),
+    }
+
+
+def child(args: argparse.Namespace) -> None:
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    result = asyncio.run(run_jobs(args.url, args.jobs, args.research_seconds))
+    print(json.dumps(result), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--jobs", type=int, action="append", help="job counts (default: 1, 100, 1000)")
+    parser.add_argument("--research-seconds", type=float, default=None, help="emulated job length")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        args.jobs = args.jobs[0]
+        child(args)
+        return
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "server.emulator", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_healthy(url, time.monotonic() + 30)
+        for jobs in args.jobs or [1, 100, 1000]:
+            urllib.request.urlopen(urllib.request.Request(f"{url}/_emulator/reset", method="POST"), timeout=10)
+            # Long enough that every job is running before the first one ends.
+            seconds = args.research_seconds or (3.0 if jobs < 500 else 15.0)
+            command = [sys.executable, __file__, "--child", "--url", url, "--jobs", str(jobs)]
+            command += ["--research-seconds", str(seconds)]
+            subprocess.run(command, check=True, timeout=seconds + 600, env=os.environ | {"PYTHONPATH": str(ROOT)})
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
