@@ -2,7 +2,10 @@
 
 - 2026-07-28: ``subscriptions/listen`` streams, fed by the SDK's ``InMemorySubscriptionBus``.
 - 2025-11-25: ``resources/subscribe`` + ``notifications/resources/updated``. MCPServer has no public hook
-  for these, so this is the ONE module that touches the private ``_lowlevel_server`` (mcp 2.3; SDK notes §9).
+  for these, so this is the ONE module that touches private SDK API (mcp 2.3; SDK notes §9): the
+  ``_lowlevel_server`` to register the handlers, and the per-client ``Connection`` behind a request's
+  ``ServerSession`` (that session object lives for one request only) to notify it later and to forget its
+  subscriptions when it closes.
 
 Both doors run the same ``authorize(ctx, uri)`` check first, so a caller can only watch what it may read.
 """
@@ -10,7 +13,6 @@ Both doors run the same ``authorize(ctx, uri)`` check first, so a caller can onl
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,7 +38,8 @@ class ResourceUpdates:
 
     def __init__(self) -> None:
         self.bus = InMemorySubscriptionBus()  # pass to MCPServer(subscriptions=...)
-        self._legacy: dict[str, weakref.WeakSet[Any]] = {}
+        self._legacy: dict[str, set[Any]] = {}  # uri → Connections subscribed to it
+        self._tracked: set[Any] = set()  # Connections whose close already forgets their subscriptions
         self._authorize: Authorize | None = None
 
     def install(self, server: MCPServer[Any], authorize: Authorize | None = None) -> None:
@@ -65,25 +68,43 @@ class ResourceUpdates:
         uri = str(params.uri)
         if self._authorize is not None:
             await self._authorize(ctx, uri)
-        self._legacy.setdefault(uri, weakref.WeakSet()).add(ctx.session)
+        connection = _connection_of(ctx)
+        self._legacy.setdefault(uri, set()).add(connection)
+        if connection not in self._tracked:
+            self._tracked.add(connection)
+            connection.exit_stack.callback(self._forget, connection)
         return EmptyResult()
 
     async def _unsubscribe(
         self, ctx: ServerRequestContext[Any, Any], params: UnsubscribeRequestParams
     ) -> EmptyResult:
-        uri = str(params.uri)
-        sessions = self._legacy.get(uri)
-        if sessions is not None:
-            sessions.discard(ctx.session)
-            if not sessions:
-                self._legacy.pop(uri, None)
+        self._discard(str(params.uri), _connection_of(ctx))
         return EmptyResult()
+
+    def _discard(self, uri: str, connection: Any) -> None:
+        connections = self._legacy.get(uri)
+        if connections is not None:
+            connections.discard(connection)
+            if not connections:
+                del self._legacy[uri]
+
+    def _forget(self, connection: Any) -> None:
+        self._tracked.discard(connection)
+        for uri in list(self._legacy):
+            self._discard(uri, connection)
 
     async def publish(self, uri: str) -> None:
         await self.bus.publish(ResourceUpdated(uri=uri))
-        for session in list(self._legacy.get(uri, ())):
+        connections = list(self._legacy.get(uri, ()))
+        log.debug("%s updated; %d legacy subscriber(s)", uri, len(connections))
+        for connection in connections:
             try:
-                await session.send_resource_updated(uri)
-            except Exception:  # a closed connection: forget it, keep notifying the others
+                await connection.send_resource_updated(uri)
+            except Exception:  # a connection that is going away: forget it, keep notifying the others
                 log.debug("dropping a legacy subscriber of %s", uri, exc_info=True)
-                self._legacy.get(uri, weakref.WeakSet()).discard(session)
+                self._forget(connection)
+
+
+def _connection_of(ctx: ServerRequestContext[Any, Any]) -> Any:
+    """The per-client Connection (mcp 2.3 private attribute; ``ctx.session`` is rebuilt for every request)."""
+    return ctx.session._connection
