@@ -13,6 +13,7 @@ import re
 import socket
 import struct
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -116,81 +117,92 @@ def build_app(emu: Emulator) -> Starlette:
     return EmulatorApp(routes=routes, lifespan=lifespan)
 
 
-async def _api(emu: Emulator, request: Request) -> Response:
-    match = API_PATH.match(request.url.path)
-    if match is None:
-        raise ApiError(404, f"Method not found: {request.method} {request.url.path}")
-    interaction_id, action = match.group("id"), match.group("action")
-    method = request.method
-    query = request.query_params
+@dataclass
+class _Call:
+    """An API request, classified."""
+
+    info: RequestInfo
     body: Any = None
     body_error: ApiError | None = None
+
+
+async def _classify(request: Request) -> _Call:
+    match = API_PATH.match(request.url.path)
+    method, query = request.method, request.query_params
+    if match is None:
+        raise ApiError(404, f"Method not found: {method} {request.url.path}")
+    interaction_id, action = match.group("id"), match.group("action")
     if method == "POST" and interaction_id is None:
-        kind = "create"
         raw = await request.body()
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
-            body_error = invalid_argument("Invalid JSON payload received. Unexpected token.")
+            return _Call(RequestInfo("create"), body_error=invalid_argument("Invalid JSON payload received."))
         streaming = isinstance(body, dict) and body.get("stream") is True
-        resumed = False
-    elif method == "POST" and action is not None:
-        kind, streaming, resumed = "cancel", False, False
-    elif method == "GET" and interaction_id is not None and action is None:
+        return _Call(RequestInfo("create", streaming=streaming), body)
+    if method == "POST" and action is not None:
+        return _Call(RequestInfo("cancel", interaction_id=interaction_id))
+    if method == "GET" and interaction_id is not None and action is None:
         streaming = _flag(query.get("stream"))
-        kind = "stream" if streaming else "get"
         resumed = streaming and bool(query.get("last_event_id"))
-    elif method == "DELETE" and interaction_id is not None and action is None:
-        kind, streaming, resumed = "delete", False, False
-    else:
-        raise ApiError(404, f"Method not found: {method} {request.url.path}")
+        return _Call(RequestInfo("stream" if streaming else "get", streaming, resumed, interaction_id))
+    if method == "DELETE" and interaction_id is not None and action is None:
+        return _Call(RequestInfo("delete", interaction_id=interaction_id))
+    raise ApiError(404, f"Method not found: {method} {request.url.path}")
 
-    emu.stats.record_request(kind, interaction_id)
-    key = request.headers.get("x-goog-api-key") or query.get("key")
+
+async def _api(emu: Emulator, request: Request) -> Response:
+    call = await _classify(request)
+    info = call.info
+    emu.stats.record_request(info.kind, info.interaction_id)
+    key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
     if not key:
         raise errors.unauthenticated()
     if key.startswith("bad"):
         raise errors.api_key_invalid()
-    info = RequestInfo(kind, streaming, resumed, interaction_id)
     rule = emu.faults.take(info, REQUEST_ACTIONS)
     if rule is not None:
         early = await _request_fault(emu, request, rule)
         if early is not None:
             return early
-    if body_error is not None:
-        raise body_error
-
-    if kind == "create":
-        req = parse_create(body)
-        if key.startswith("free") and req.is_agent:
-            raise errors.rate_limited(
-                f"Agent '{req.agent}' is not available on the free tier. Enable billing to use Deep Research.",
-                emu.config.retry_after_seconds,
-                quota_id="generate_requests_per_model_per_day",
-            )
-        it = emu.create(req, str(request.base_url))
-        emu.stats.attribute(it.id, "create")
-        if req.stream:
-            return stream_response(
-                emu, it, 0, emu.faults.take(RequestInfo(kind, True, False, it.id), STREAM_ACTIONS)
-            )
-        if not req.background:
-            await it.wait_finished()
-        return _json(it.to_json(timeline=False))
-
+    if call.body_error is not None:
+        raise call.body_error
+    if info.kind == "create":
+        return await _create(emu, request, call.body, key)
+    interaction_id = info.interaction_id
     assert interaction_id is not None
-    if kind == "cancel":
+    if info.kind == "cancel":
         return _json(emu.cancel(interaction_id).to_json(timeline=True))
-    if kind == "delete":
+    if info.kind == "delete":
         emu.delete(interaction_id)
         return _json({})
     it = emu.lookup(interaction_id, transient=True)
-    if streaming:
-        start = it.index_after(query.get("last_event_id"))
+    if info.streaming:
+        last_event_id = request.query_params.get("last_event_id")
+        start = it.index_after(last_event_id)
         if start is None:
-            raise invalid_argument(f"Invalid last_event_id {query.get('last_event_id')!r} for {it.id}.")
+            raise invalid_argument(f"Invalid last_event_id {last_event_id!r} for {it.id}.")
         return stream_response(emu, it, start, emu.faults.take(info, STREAM_ACTIONS))
-    return _json(it.to_json(timeline=True, include_input=_flag(query.get("include_input"))))
+    include_input = _flag(request.query_params.get("include_input"))
+    return _json(it.to_json(timeline=True, include_input=include_input))
+
+
+async def _create(emu: Emulator, request: Request, body: Any, key: str) -> Response:
+    req = parse_create(body)
+    if key.startswith("free") and req.is_agent:
+        raise errors.rate_limited(
+            f"Agent '{req.agent}' is not available on the free tier. Enable billing to use Deep Research.",
+            emu.config.retry_after_seconds,
+            quota_id="generate_requests_per_model_per_day",
+        )
+    it = emu.create(req, str(request.base_url))
+    emu.stats.attribute(it.id, "create")
+    if req.stream:
+        fault = emu.faults.take(RequestInfo("create", True, False, it.id), STREAM_ACTIONS)
+        return stream_response(emu, it, 0, fault)
+    if not req.background:
+        await it.wait_finished()
+    return _json(it.to_json(timeline=False))
 
 
 async def _request_fault(emu: Emulator, request: Request, rule: FaultRule) -> Response | None:
