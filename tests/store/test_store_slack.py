@@ -34,6 +34,7 @@ async def test_first_seen_is_true_exactly_once_across_stores(
     assert results.count(True) == 1
     assert not await store.first_seen("Ev123") and not await other.first_seen("Ev123")
     assert await other.first_seen("Ev456")
+    assert await store.first_seen("k" * 2000)  # no engine-specific length limit
 
 
 async def test_prune_seen_forgets_old_keys_only(store: Store) -> None:

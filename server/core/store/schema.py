@@ -2,6 +2,7 @@
 
 Timestamps are timezone-aware UTC in Python. PostgreSQL stores ``timestamptz``; SQLite stores naive UTC text in
 a fixed-width format, so comparing two timestamps in SQL is a plain string comparison and stays correct.
+Strings carry no length limit: SQLite would ignore one and PostgreSQL enforce it, and both must accept the same.
 """
 
 from __future__ import annotations
@@ -52,44 +53,44 @@ metadata = MetaData()
 schema_migrations = Table(
     "schema_migrations",
     metadata,
-    Column("name", String(200), primary_key=True),
+    Column("name", String, primary_key=True),
     Column("applied_at", UTCDateTime, nullable=False),
 )
 
 jobs = Table(
     "jobs",
     metadata,
-    Column("interaction_id", String(200), primary_key=True),
+    Column("interaction_id", String, primary_key=True),
     Column("prompt", Text, nullable=False),
-    Column("agent", String(200), nullable=False),
-    Column("source", String(20), nullable=False),
-    Column("owner", String(200)),
-    Column("team_id", String(64)),
-    Column("channel_id", String(64)),
-    Column("thread_ts", String(64)),
-    Column("message_ts", String(64)),
-    Column("status", String(40), nullable=False),
+    Column("agent", String, nullable=False),
+    Column("source", String, nullable=False),
+    Column("owner", String),
+    Column("team_id", String),
+    Column("channel_id", String),
+    Column("thread_ts", String),
+    Column("message_ts", String),
+    Column("status", String, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
-    Column("last_event_id", String(200)),
+    Column("last_event_id", String),
     Column("progress", Text),
     Column("report_path", Text),
     Column("image_paths", JSON, nullable=False),
     Column("error", Text),
-    Column("lease_owner", String(200)),
+    Column("lease_owner", String),
     Column("lease_expires_at", UTCDateTime),
 )
 
 deliveries = Table(
     "deliveries",
     metadata,
-    Column("job_id", String(200), ForeignKey("jobs.interaction_id", ondelete="CASCADE"), nullable=False),
-    Column("destination", String(400), nullable=False),
-    Column("state", String(20), nullable=False),
+    Column("job_id", String, ForeignKey("jobs.interaction_id", ondelete="CASCADE"), nullable=False),
+    Column("destination", String, nullable=False),
+    Column("state", String, nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text),
-    Column("claimed_by", String(200)),
+    Column("claimed_by", String),
     Column("claim_expires_at", UTCDateTime),
     Column("progress", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
@@ -100,10 +101,10 @@ deliveries = Table(
 slack_threads = Table(
     "slack_threads",
     metadata,
-    Column("team_id", String(64), nullable=False),
-    Column("channel_id", String(64), nullable=False),
-    Column("thread_ts", String(64), nullable=False),
-    Column("interaction_id", String(200), nullable=False),
+    Column("team_id", String, nullable=False),
+    Column("channel_id", String, nullable=False),
+    Column("thread_ts", String, nullable=False),
+    Column("interaction_id", String, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("team_id", "channel_id", "thread_ts"),
 )
@@ -111,6 +112,6 @@ slack_threads = Table(
 seen_events = Table(
     "seen_events",
     metadata,
-    Column("key", String(400), primary_key=True),
+    Column("key", String, primary_key=True),
     Column("created_at", UTCDateTime, nullable=False),
 )
