@@ -38,6 +38,7 @@ CHATTY_LOGGERS = (
 )
 EMULATOR_API_KEY = "emulator-key-not-a-secret"
 HTTP_SHUTDOWN_GRACE_SECONDS = 5
+STRAY_TASK_GRACE_SECONDS = 3.0
 
 EMULATOR_NOTICE = """\
 ==================================================================================
@@ -141,9 +142,11 @@ async def _watch_signals(on_signal: Any) -> None:
 
 
 async def _serve_stdio(server: MCPServer[Any]) -> None:
+    from server.mcp_stdio import serve_stdio
+
     async with anyio.create_task_group() as tg:
         tg.start_soon(_watch_signals, lambda _count: tg.cancel_scope.cancel())
-        await server.run_stdio_async()  # returns when the client closes stdin
+        await serve_stdio(server)  # returns when the client closes stdin
         tg.cancel_scope.cancel()
 
 
@@ -152,9 +155,7 @@ async def _serve_http(server: MCPServer[Any], args: argparse.Namespace, security
 
     class Server(uvicorn.Server):
         @contextlib.contextmanager
-        def capture_signals(
-            self,
-        ) -> Iterator[None]:  # we handle signals ourselves, the same way on both transports
+        def capture_signals(self) -> Iterator[None]:  # we handle signals, the same way on both transports
             yield
 
     app = server.streamable_http_app(host=args.host, transport_security=security.transport_security)
@@ -197,10 +198,35 @@ def main(argv: Sequence[str] | None = None) -> None:
         from server.mcp_app import build_server
 
         server = build_server(settings, transport=transport, security=security, log_level=args.log_level)
-        if security is not None:
-            anyio.run(_serve_http, server, args, security)
-        else:
-            anyio.run(_serve_stdio, server)
+        anyio.run(_serve, server, args, security)
+
+
+async def _serve(server: MCPServer[Any], args: argparse.Namespace, security: HttpSecurity | None) -> None:
+    if security is not None:
+        await _serve_http(server, args, security)
+    else:
+        await _serve_stdio(server)
+    await _settle_stray_tasks()
+
+
+async def _settle_stray_tasks() -> None:
+    """Bound the exit: once the server and its core are closed, give tasks that libraries left behind (outside
+    any task group) a moment to finish. Closing the event loop waits for them without limit, and one that
+    never ends (an aiosqlite close interrupted by cancellation) would keep a stopped server alive."""
+    import asyncio
+
+    current = asyncio.current_task()
+    strays = {task for task in asyncio.all_tasks() if task is not current}
+    if not strays:
+        return
+    for task in strays:
+        task.cancel()
+    _done, pending = await asyncio.wait(strays, timeout=STRAY_TASK_GRACE_SECONDS)
+    if pending:
+        names = ", ".join(sorted(task.get_name() for task in pending))
+        log.warning("%d leftover task(s) did not stop (%s); exiting without them", len(pending), names)
+        logging.shutdown()
+        os._exit(0)
 
 
 if __name__ == "__main__":

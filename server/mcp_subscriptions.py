@@ -2,10 +2,8 @@
 
 - 2026-07-28: ``subscriptions/listen`` streams, fed by the SDK's ``InMemorySubscriptionBus``.
 - 2025-11-25: ``resources/subscribe`` + ``notifications/resources/updated``. MCPServer has no public hook
-  for these, so this is the ONE module that touches private SDK API (mcp 2.3; SDK notes §9): the
-  ``_lowlevel_server`` to register the handlers, and the per-client ``Connection`` behind a request's
-  ``ServerSession`` (that session object lives for one request only) to notify it later and to forget its
-  subscriptions when it closes.
+  for these: the handlers are registered, and subscribers remembered by their per-client ``Connection``,
+  through ``mcp_lowlevel`` (the module that holds every use of private SDK API).
 
 Both doors run the same ``authorize(ctx, uri)`` check first, so a caller can only watch what it may read.
 """
@@ -27,6 +25,8 @@ from mcp.types import (
     UnsubscribeRequestParams,
 )
 
+from server.mcp_lowlevel import add_request_handler, connection_of
+
 log = logging.getLogger(__name__)
 
 #: Raises MCPError when the caller behind ``ctx`` may not watch ``uri``.
@@ -45,9 +45,8 @@ class ResourceUpdates:
     def install(self, server: MCPServer[Any], authorize: Authorize | None = None) -> None:
         """Register the legacy subscribe handlers and gate modern listen streams with ``authorize``."""
         self._authorize = authorize
-        lowlevel = server._lowlevel_server
-        lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, self._subscribe)
-        lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, self._unsubscribe)
+        add_request_handler(server, "resources/subscribe", SubscribeRequestParams, self._subscribe)
+        add_request_handler(server, "resources/unsubscribe", UnsubscribeRequestParams, self._unsubscribe)
         if authorize is not None:
             listen = ListenHandler(self.bus)
 
@@ -58,8 +57,8 @@ class ResourceUpdates:
                     await authorize(ctx, str(uri))
                 return await listen(ctx, params)
 
-            lowlevel.add_request_handler(
-                "subscriptions/listen", SubscriptionsListenRequestParams, gated_listen
+            add_request_handler(
+                server, "subscriptions/listen", SubscriptionsListenRequestParams, gated_listen
             )
 
     async def _subscribe(
@@ -68,7 +67,7 @@ class ResourceUpdates:
         uri = str(params.uri)
         if self._authorize is not None:
             await self._authorize(ctx, uri)
-        connection = _connection_of(ctx)
+        connection = connection_of(ctx)
         self._legacy.setdefault(uri, set()).add(connection)
         if connection not in self._tracked:
             self._tracked.add(connection)
@@ -78,7 +77,7 @@ class ResourceUpdates:
     async def _unsubscribe(
         self, ctx: ServerRequestContext[Any, Any], params: UnsubscribeRequestParams
     ) -> EmptyResult:
-        self._discard(str(params.uri), _connection_of(ctx))
+        self._discard(str(params.uri), connection_of(ctx))
         return EmptyResult()
 
     def _discard(self, uri: str, connection: Any) -> None:
@@ -103,8 +102,3 @@ class ResourceUpdates:
             except Exception:  # a connection that is going away: forget it, keep notifying the others
                 log.debug("dropping a legacy subscriber of %s", uri, exc_info=True)
                 self._forget(connection)
-
-
-def _connection_of(ctx: ServerRequestContext[Any, Any]) -> Any:
-    """The per-client Connection (mcp 2.3 private attribute; ``ctx.session`` is rebuilt for every request)."""
-    return ctx.session._connection

@@ -1,0 +1,34 @@
+"""Every use of private mcp SDK API, in one place (mcp 2.3; see the SDK notes §9). Re-check on SDK upgrades.
+
+- ``MCPServer._lowlevel_server``: to register the 2025-11-25 ``resources/subscribe`` handlers (MCPServer has no
+  public hook for them) and to run a stdio session over streams we provide.
+- ``ServerSession._connection``: ``ctx.session`` is rebuilt for every request; the per-client ``Connection``
+  behind it is what a later notification must go to, and what tells us when the client is gone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio.abc
+from mcp.server import MCPServer
+from mcp.server.context import ServerRequestContext
+
+
+def add_request_handler(server: MCPServer[Any], method: str, params_type: type[Any], handler: Any) -> None:
+    server._lowlevel_server.add_request_handler(method, params_type, handler)
+
+
+def connection_of(ctx: ServerRequestContext[Any, Any]) -> Any:
+    """The per-client ``Connection``: ``send_resource_updated(uri)``, ``exit_stack`` unwound when it closes."""
+    return ctx.session._connection
+
+
+async def run_session(
+    server: MCPServer[Any],
+    read_stream: anyio.abc.ObjectReceiveStream[Any],
+    write_stream: anyio.abc.ObjectSendStream[Any],
+) -> None:
+    """What ``MCPServer.run_stdio_async`` does once it has streams: the lifespan, then the session loop."""
+    lowlevel = server._lowlevel_server
+    await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
