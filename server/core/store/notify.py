@@ -155,7 +155,7 @@ class PgListener:
         self._hub.publish(channel, payload)
 
     async def _supervise(self) -> None:
-        import asyncpg
+        import asyncpg  # type: ignore[import-untyped]  # lazy: only PostgreSQL stores need it
 
         delay = 0.1
         while True:
