@@ -53,11 +53,11 @@ async def test_claim_exactly_once_under_concurrency(
 
 async def test_expired_claim_is_reclaimed_and_resumes_from_progress(store: Store) -> None:
     await _finished_job_with_delivery(store)
-    first = await store.claim_delivery("int-1", DEST, "w1", 0.2)
+    first = await store.claim_delivery("int-1", DEST, "w1", 0.5)
     assert first is not None
     await store.save_delivery_progress("int-1", DEST, {"posted": ["1700000001.000100"]})
     assert await store.claim_delivery("int-1", DEST, "w2", 60) is None
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.6)
     assert [d.claimed_by for d in await store.due_deliveries()] == ["w1"]
     second = await store.claim_delivery("int-1", DEST, "w2", 60)
     assert second is not None and second.claimed_by == "w2"

@@ -58,10 +58,10 @@ async def test_claim_order_limit_and_skips_finished(store: Store) -> None:
 async def test_expired_lease_is_taken_over(store: Store, open_store: OpenStore) -> None:
     other = await open_store()
     await store.create_job(make_job("int-1"))
-    assert [j.interaction_id for j in await store.claim_jobs("old", 0.2)] == ["int-1"]
+    assert [j.interaction_id for j in await store.claim_jobs("old", 0.5)] == ["int-1"]
     assert await other.claim_jobs("new", 60) == []
     assert not await other.claim_job("int-1", "new", 60)
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.6)
     assert [j.interaction_id for j in await other.claim_jobs("new", 60)] == ["int-1"]
     assert await store.renew_leases("old", 60) == set()  # the old owner learns it lost the job
 

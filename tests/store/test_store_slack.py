@@ -39,9 +39,9 @@ async def test_first_seen_is_true_exactly_once_across_stores(
 
 async def test_prune_seen_forgets_old_keys_only(store: Store) -> None:
     assert await store.first_seen("old")
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.6)
     assert await store.first_seen("new")
-    assert await store.prune_seen(0.2) == 1
+    assert await store.prune_seen(0.3) == 1
     assert await store.first_seen("old")  # forgotten, so seen "first" again
     assert not await store.first_seen("new")
     assert await store.prune_seen(3600) == 0
