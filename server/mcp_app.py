@@ -10,7 +10,6 @@ Everything a tool does goes through ``server.core`` (``Core``); this module only
 # No `from __future__ import annotations` here: the tools are closures inside build_server() and the SDK reads
 # their annotations when they are registered.
 
-import base64
 import logging
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
@@ -22,26 +21,28 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.shared.exceptions import MCPError
-from mcp.types import INVALID_PARAMS, CallToolResult, ImageContent, ResourceLink, TextContent, ToolAnnotations
+from mcp.types import INVALID_PARAMS, CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from server.core.domain import Origin, ToolName
+from server.core.attachments import load_files
+from server.core.domain import Attachment, Origin, ToolName
 from server.core.errors import Forbidden, GeminiInteractionsError, NotFound
+from server.core.images import preview
 from server.core.settings import Settings
 from server.mcp_auth import HttpSecurity
 from server.mcp_errors import tool_errors
 from server.mcp_lifespan import AppState, CoreFactory, Transport, default_core_factory, lifespan_for
 from server.mcp_results import (
     AskResult,
-    ImageFile,
     ImageResult,
     JobSummary,
     ResearchList,
     ResearchStarted,
     ResearchStatusResult,
     ask_result,
+    image_call_result,
     job_summary,
     report_markdown,
     research_uri,
@@ -139,22 +140,15 @@ def _viewer() -> Origin:
     return Origin(source="mcp", owner=token.client_id if token else None)
 
 
-async def _load_attachments(state: AppState, paths: list[str]) -> list[Any]:
+async def _load_attachments(state: AppState, paths: list[str]) -> list[Attachment]:
     if not paths:
         return []
-    from server.core.attachments import load_files
-
     roots = None if state.transport == "stdio" else state.settings.file_root_paths()
     return await anyio.to_thread.run_sync(lambda: load_files(paths, roots=roots))
 
 
-def _size(n: int) -> str:
-    return f"{n / 1048576:.1f} MiB" if n >= 1048576 else f"{n / 1024:.0f} KiB"
-
-
 def _previews(paths: list[Path]) -> list[tuple[bytes, str] | None]:
-    from server.core.images import preview
-
+    """Small inline versions of the saved images (Pillow, in a worker thread)."""
     out: list[tuple[bytes, str] | None] = []
     for path in paths:
         try:
@@ -219,7 +213,8 @@ def build_server(
             return ask_result(result)
 
     @server.tool(
-        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=False, open_world_hint=True)
+        title="Ask Gemini",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=False, open_world_hint=True),
     )
     async def ask(
         prompt: Prompt,
@@ -245,7 +240,8 @@ def build_server(
         )
 
     @server.tool(
-        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=False, open_world_hint=True)
+        title="Continue a Gemini conversation",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=False, open_world_hint=True),
     )
     async def continue_thread(
         interaction_id: InteractionId,
@@ -273,7 +269,8 @@ def build_server(
         )
 
     @server.tool(
-        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)
+        title="Generate an image",
+        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True),
     )
     async def generate_image(
         prompt: Annotated[str, Field(min_length=1, description="What to draw, or how to change the image.")],
@@ -301,45 +298,12 @@ def build_server(
                     f"Gemini returned no image for this prompt.{reply} Rephrase it as a concrete visual "
                     "description (subject, style, setting) and try again."
                 )
-            paths = [Path(f.path) for f in result.files]
-            previews = await anyio.to_thread.run_sync(_previews, paths)
-
-        iid = result.answer.interaction_id
-        lines = [f"Generated {len(result.files)} image(s) (interaction {iid}):"]
-        lines += [
-            f"- {f.path} ({f.width}x{f.height}, {_size(f.bytes)})"
-            if f.width
-            else f"- {f.path} ({_size(f.bytes)})"
-            for f in result.files
-        ]
-        if said:
-            lines.append(f"Model's note: {said}")
-        lines.append(f"To refine it, call generate_image with interaction_id='{iid}' and what to change.")
-        content: list[Any] = [TextContent(type="text", text="\n".join(lines))]
-        for saved, path, shown in zip(result.files, paths, previews, strict=True):
-            if shown is not None:
-                content.append(
-                    ImageContent(type="image", data=base64.b64encode(shown[0]).decode(), mime_type=shown[1])
-                )
-            content.append(
-                ResourceLink(
-                    type="resource_link",
-                    name=path.name,
-                    uri=path.as_uri(),  # type: ignore[arg-type]
-                    mime_type=saved.mime_type,
-                    size=saved.bytes,
-                    description="The full-size image file.",
-                )
-            )
-        structured = ImageResult(
-            interaction_id=iid,
-            images=[ImageFile(path=str(f.path), mime_type=f.mime_type, bytes=f.bytes) for f in result.files],
-            text=said,
-        )
-        return CallToolResult(content=content, structured_content=structured.model_dump())
+            previews = await anyio.to_thread.run_sync(_previews, [Path(f.path) for f in result.files])
+        return image_call_result(result, previews)
 
     @server.tool(
-        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)
+        title="Start Deep Research",
+        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True),
     )
     async def start_research(
         prompt: Annotated[
@@ -351,7 +315,9 @@ def build_server(
     ) -> ResearchStarted:
         """Start a Gemini Deep Research job in the background and return at once. It searches the web and
         writes a cited markdown report, usually in 5-20 minutes (at most 60); it costs a few dollars on a paid
-        key. Follow it with research_status or the research://{interaction_id} resource."""
+        key. Follow it with research_status or the research://{interaction_id} resource. Jobs and reports are
+        kept on this server; continue_thread on the id works while Gemini keeps the interaction (55 days on a
+        paid key, 1 day on the free tier)."""
         core = _state(ctx).core
         with tool_errors("start_research"):
             job = await core.research.start(prompt, agent=agent, origin=_viewer())
@@ -365,7 +331,8 @@ def build_server(
         )
 
     @server.tool(
-        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+        title="Research status and report",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
     )
     async def research_status(
         interaction_id: Annotated[
@@ -397,9 +364,10 @@ def build_server(
         )
 
     @server.tool(
+        title="Cancel research",
         annotations=ToolAnnotations(
             read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=True
-        )
+        ),
     )
     async def cancel_research(
         interaction_id: Annotated[
@@ -414,7 +382,8 @@ def build_server(
         return job_summary(job)
 
     @server.tool(
-        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
+        title="List research jobs",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
     )
     async def list_research(
         ctx: Context,

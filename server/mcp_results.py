@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
 from pydantic import BaseModel, Field
 
 from server.core import research
 
 if TYPE_CHECKING:
     from server.core.domain import Answer, ResearchJob
+    from server.core.service import ImageResult as CoreImageResult
 
 MAX_PROMPT_ECHO = 200
 
@@ -71,6 +75,46 @@ class ImageResult(BaseModel):
     )
     images: list[ImageFile]
     text: str = Field(description="Any text the model returned with the image.")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1048576:.1f} MiB" if n >= 1048576 else f"{n / 1024:.0f} KiB"
+
+
+def image_call_result(result: CoreImageResult, previews: list[tuple[bytes, str] | None]) -> CallToolResult:
+    """A summary, then per image an inline preview (when there is one) and a link to the full file."""
+    iid = result.answer.interaction_id
+    said = result.answer.text.strip()
+    lines = [f"Generated {len(result.files)} image(s) (interaction {iid}):"]
+    for f in result.files:
+        size = f"{f.width}x{f.height}, {_size(f.bytes)}" if f.width else _size(f.bytes)
+        lines.append(f"- {f.path} ({size})")
+    if said:
+        lines.append(f"Model's note: {said}")
+    lines.append(f"To refine it, call generate_image with interaction_id='{iid}' and what to change.")
+    content: list[Any] = [TextContent(type="text", text="\n".join(lines))]
+    for saved, shown in zip(result.files, previews, strict=True):
+        if shown is not None:
+            data, mime_type = shown
+            content.append(
+                ImageContent(type="image", data=base64.b64encode(data).decode(), mime_type=mime_type)
+            )
+        content.append(
+            ResourceLink(
+                type="resource_link",
+                name=Path(saved.path).name,
+                uri=Path(saved.path).as_uri(),  # type: ignore[arg-type]
+                mime_type=saved.mime_type,
+                size=saved.bytes,
+                description="The full-size image file.",
+            )
+        )
+    structured = ImageResult(
+        interaction_id=iid,
+        images=[ImageFile(path=str(f.path), mime_type=f.mime_type, bytes=f.bytes) for f in result.files],
+        text=said,
+    )
+    return CallToolResult(content=content, structured_content=structured.model_dump())
 
 
 class ResearchStarted(BaseModel):
