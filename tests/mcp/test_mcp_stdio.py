@@ -106,7 +106,9 @@ async def _poll(client: Client, iid: str) -> Any:
     raise AssertionError("research did not finish")
 
 
-async def test_emulator_flag_needs_no_key_and_says_so(tmp_path: Path, mode: str) -> None:
+async def test_emulator_flag_needs_no_key_and_says_so(tmp_path: Path) -> None:
+    # Modern era here; the Inspector test drives --emulator in the 2025-11-25 era.
+    mode = "auto"
     home = tmp_path / "home"
     env = host_env(HOME=str(home), XDG_DATA_HOME=str(home / "data"))  # no key, no data dir, no base URL
     errlog = tmp_path / "stderr.txt"
@@ -124,7 +126,8 @@ async def test_emulator_flag_needs_no_key_and_says_so(tmp_path: Path, mode: str)
     assert saved.is_relative_to(home / "data" / "gemini-interactions" / "emulator")
 
 
-async def test_without_a_key_tools_explain_how_to_set_one(tmp_path: Path, mode: str) -> None:
+async def test_without_a_key_tools_explain_how_to_set_one(tmp_path: Path) -> None:
+    mode = "legacy"  # what most hosts speak today; the in-memory no-key test covers both eras
     env = host_env(HOME=str(tmp_path), GEMINI_INTERACTIONS_DATA_DIR=str(tmp_path / "data"))
     with anyio.fail_after(60):
         async with stdio_server(env, mode) as client:
