@@ -9,10 +9,12 @@ async with bot.running():
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped, warning_token_skipped
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -31,10 +33,12 @@ CLIENT_TIMEOUT_SECONDS = 30
 
 
 class _DropTokenSkippedWarning(logging.Filter):
-    """AsyncApp warns that SLACK_BOT_TOKEN is unused whenever it is set and a client is passed: by design here."""
+    """AsyncApp warns that the token is unused when a client (and an authorize function) are passed: by design."""
+
+    _EXPECTED = frozenset({warning_client_prioritized_and_token_skipped(), warning_token_skipped()})
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+        return record.getMessage() not in self._EXPECTED
 
 
 logging.getLogger("slack_bolt.AsyncApp").addFilter(_DropTokenSkippedWarning())
@@ -54,13 +58,23 @@ def build_client(config: SlackConfig) -> AsyncWebClient:
     )
 
 
-def bolt_app(client: AsyncWebClient, config: SlackConfig) -> AsyncApp:
-    """A bare AsyncApp around ``client``; signatures are checked in HTTP mode (Socket Mode needs none)."""
+def bolt_app(
+    client: AsyncWebClient, config: SlackConfig, authorize: Callable[[], Awaitable[AuthorizeResult]]
+) -> AsyncApp:
+    """A bare AsyncApp around ``client``; signatures are checked in HTTP mode (Socket Mode needs none).
+
+    ``authorize`` answers from the bot's own auth.test, made once at start-up: Bolt's single-team default
+    calls auth.test on the first request, and once per request while that first call is in flight, so a burst
+    of requests at start-up would all wait for it.
+    """
     return AsyncApp(
         client=client,
+        authorize=authorize,
         signing_secret=config.signing_secret or "",
         request_verification_enabled=not config.socket_mode,
-        process_before_response=False,
+        # Our listeners only ack and hand the work to a tracked task, so running them before the response
+        # costs nothing and spares Bolt's 10 ms ack polling and one task per request.
+        process_before_response=True,
         ignoring_self_events_enabled=True,
         name="gemini-interactions-slack",
     )

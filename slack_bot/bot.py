@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from server.core.domain import Origin
-from server.core.errors import GeminiInteractionsError
+from server.core.errors import ConfigurationError, GeminiInteractionsError
 
 from .app import bolt_app
 from .config import SlackConfig
@@ -46,9 +48,15 @@ class SlackBot:
         self.started_messages = StartedMessages(self)
         self.deliveries = ReportDelivery(self)
         self.home = HomeTab(self)
-        self.app = bolt_app(client, config)
+
+        async def authorize() -> AuthorizeResult:  # Bolt passes arguments by parameter name: take none
+            return await self._authorize()
+
+        self.app = bolt_app(client, config, authorize)
         register_listeners(self.app, self)
-        self._workspace_url: str | None = None
+        self._auth: AuthorizeResult | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.turn_slots = asyncio.Semaphore(config.max_turns)
 
     @property
     def store(self) -> Store:
@@ -56,6 +64,19 @@ class SlackBot:
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> None:
         self.tasks.spawn(coro, name=name)
+
+    def spawn_turn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> None:
+        """Work a request asked for (an answer, an image, a research start), ``max_turns`` at a time.
+
+        Acks share the event loop with this work; a burst of requests must not make later acks queue behind
+        hundreds of answers being prepared at once. Waiting for a slot costs nothing.
+        """
+
+        async def gated() -> None:
+            async with self.turn_slots:
+                await coro
+
+        self.tasks.spawn(gated(), name=name)
 
     @staticmethod
     def viewer(team_id: str | None, user_id: str | None) -> Origin:
@@ -69,19 +90,35 @@ class SlackBot:
         return await self.store.first_seen(f"slack-event:{event_id}")
 
     async def workspace_url(self) -> str | None:
-        """``https://<workspace>.slack.com/`` (from auth.test, once), to link to threads."""
-        if self._workspace_url is None:
+        """``https://<workspace>.slack.com/``, to link to threads."""
+        return (await self._authorize()).url or None
+
+    async def _authorize(self) -> AuthorizeResult:
+        """Who the bot is (auth.test), asked once: at start-up, or on first use if start-up could not."""
+        if self._auth is None:
             try:
-                self._workspace_url = (await self.client.auth_test()).get("url") or ""
+                response = await self.client.auth_test()
             except SlackApiError as exc:
-                log.warning("auth.test failed: %s", exc.response.get("error"))
-                return None
-        return self._workspace_url or None
+                error = exc.response.get("error")
+                if error in ("invalid_auth", "not_authed", "account_inactive", "token_revoked"):
+                    raise ConfigurationError(
+                        f"Slack rejected SLACK_BOT_TOKEN ({error}). Copy the Bot User OAuth Token (xoxb-…) again "
+                        "from the app's OAuth & Permissions page; reinstall the app if it was revoked."
+                    ) from None
+                raise
+            self._auth = AuthorizeResult.from_auth_test_response(
+                bot_token=self.config.bot_token, auth_test_response=response
+            )
+        return self._auth
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await asyncio.gather(self.core.ready(), self._warm_up_gemini_client())
+        if self.client.session is None:
+            # One pooled session for every Web API call (slack_sdk otherwise opens a new one per call).
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.client.timeout))
+            self.client.session = self._session
+        await asyncio.gather(self.core.ready(), self._warm_up_gemini_client(), self._authorize())
         self.tasks.supervise(lambda: watch_job_events(self), name="research event watcher")
         self.tasks.supervise(self._sweep_forever, name="report delivery sweep")
 
@@ -113,6 +150,10 @@ class SlackBot:
 
     async def stop(self, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) -> None:
         await self.tasks.shutdown(grace_seconds)
+        if self._session is not None:
+            await self._session.close()
+            self.client.session = None
+            self._session = None
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[SlackBot]:

@@ -40,6 +40,15 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigurationError(f"{name} must be a whole number of at least 1, got {raw!r}.")
+    return int(raw)
+
+
 @dataclass(frozen=True, slots=True)
 class SlackConfig:
     bot_token: str
@@ -50,6 +59,7 @@ class SlackConfig:
         10.0  # at most one progress edit of a "research started" message per job per this
     )
     sweep_seconds: float = 30.0  # how often to look for report deliveries that are due
+    max_turns: int = 8  # answers / images / research starts prepared at once by this process; the rest queue
     retry_base_seconds: float = 2.0  # first backoff of a failed report delivery (doubles each attempt)
     crash_after_post: bool = False
 
@@ -85,5 +95,6 @@ class SlackConfig:
             api_url=normalise_api_url(env.get("SLACK_API_URL")),
             progress_seconds=_seconds(env, "GEMINI_INTERACTIONS_SLACK_PROGRESS_SECONDS", 10.0),
             sweep_seconds=_seconds(env, "GEMINI_INTERACTIONS_SLACK_SWEEP_SECONDS", 30.0),
+            max_turns=_count(env, "GEMINI_INTERACTIONS_SLACK_MAX_TURNS", 8),
             crash_after_post=env.get(TEST_HOOKS_ENV) == "1" and env.get(CRASH_AFTER_POST_ENV) == "1",
         )

@@ -1,9 +1,12 @@
-"""What a message addressed to the bot asks for: research (a leading ``research``) or an answer."""
+"""From an event to a turn: drop duplicates and threads we are not part of, then research or answer.
+
+Runs after the ack, in a tracked task: the checks need the store, and an ack must not wait for it.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import conversation, research_runs
 
@@ -18,19 +21,41 @@ def research_topic(text: str) -> str | None:
     return match.group("topic").strip() if match and match.group("topic").strip() else None
 
 
-def take_turn(bot: SlackBot, turn: conversation.Turn, set_status: conversation.SetStatus | None) -> None:
+def take_turn(
+    bot: SlackBot,
+    turn: conversation.Turn,
+    body: dict[str, Any],
+    set_status: conversation.SetStatus | None,
+    *,
+    only_in_known_thread: bool = False,
+) -> None:
+    bot.spawn(_turn(bot, turn, body, set_status, only_in_known_thread), name="turn from an event")
+
+
+async def _turn(
+    bot: SlackBot,
+    turn: conversation.Turn,
+    body: dict[str, Any],
+    set_status: conversation.SetStatus | None,
+    only_in_known_thread: bool,
+) -> None:
+    if (
+        only_in_known_thread
+        and await bot.store.get_thread(turn.team_id, turn.channel_id, turn.thread_ts) is None
+    ):
+        return  # a thread we are not part of
+    if not await bot.first_time(body):
+        return  # Slack's retry, or the same event again
     topic = research_topic(turn.text) if not turn.files else None
-    if topic:
-        bot.spawn(
-            research_runs.start(
+    async with bot.turn_slots:
+        if topic:
+            await research_runs.start(
                 bot,
                 team_id=turn.team_id,
                 channel_id=turn.channel_id,
                 user_id=turn.user_id,
                 topic=topic,
                 thread_ts=turn.thread_ts,
-            ),
-            name="research from a message",
-        )
-    else:
-        bot.spawn(conversation.answer(bot, turn, set_status=set_status), name="answer in thread")
+            )
+        else:
+            await conversation.answer(bot, turn, set_status=set_status)

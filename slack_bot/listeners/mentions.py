@@ -27,8 +27,6 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
     async def mentioned(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
         if event.get("bot_id") or not event.get("user"):
             return
-        if not await bot.first_time(body):
-            return
         turn = conversation.Turn(
             team_id=context.team_id or body.get("team_id", ""),
             channel_id=event["channel"],
@@ -37,4 +35,4 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
             text=strip_mentions(event.get("text", ""), context.bot_user_id),
             files=list(event.get("files") or []),
         )
-        take_turn(bot, turn, context.get("set_status"))
+        take_turn(bot, turn, body, context.get("set_status"))

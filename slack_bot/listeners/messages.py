@@ -26,18 +26,12 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
         team_id = context.team_id or body.get("team_id", "")
         channel = event["channel"]
         text = event.get("text", "")
-        if event.get("channel_type") == "im":
-            thread_ts = event.get("thread_ts") or event["ts"]
-        else:
-            thread_ts = event.get("thread_ts")
-            if not thread_ts:
-                return  # top-level channel chatter: only mentions are for us
-            if context.bot_user_id and f"<@{context.bot_user_id}" in text:
-                return  # the app_mention event of this same message answers it
-            if await bot.store.get_thread(team_id, channel, thread_ts) is None:
-                return  # not a thread we are part of
-        if not await bot.first_time(body):
-            return
+        direct = event.get("channel_type") == "im"
+        thread_ts = event.get("thread_ts") or (event["ts"] if direct else None)
+        if not thread_ts:
+            return  # top-level channel chatter: only mentions are for us
+        if not direct and context.bot_user_id and f"<@{context.bot_user_id}" in text:
+            return  # the app_mention event of this same message answers it
         turn = conversation.Turn(
             team_id=team_id,
             channel_id=channel,
@@ -46,4 +40,4 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
             text=strip_mentions(text, context.bot_user_id),
             files=list(event.get("files") or []),
         )
-        take_turn(bot, turn, context.get("set_status"))
+        take_turn(bot, turn, body, context.get("set_status"), only_in_known_thread=not direct)

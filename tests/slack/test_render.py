@@ -27,7 +27,19 @@ FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})", re.MULTILINE)
 
 
 def _fences_balanced(chunk: str) -> bool:
-    return len(FENCE.findall(chunk)) % 2 == 0
+    """True when no code block is left open at the end (CommonMark: a fence closes only with the same
+    character, at least as long, and no info string)."""
+    open_marker = ""
+    for line in chunk.split("\n"):
+        match = re.match(r"^\s{0,3}(`{3,}|~{3,})(.*)$", line)
+        if not match:
+            continue
+        marker, info = match.groups()
+        if not open_marker:
+            open_marker = marker
+        elif marker[0] == open_marker[0] and len(marker) >= len(open_marker) and not info.strip():
+            open_marker = ""
+    return not open_marker
 
 
 def _words(text: str) -> list[str]:
