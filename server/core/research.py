@@ -382,35 +382,30 @@ class ResearchService:
             if fallback_status is None:
                 return False
             status = fallback_status
-        report_path, image_paths = await anyio.to_thread.run_sync(self._save_outputs, job_id, answer)
+        report = _report_markdown(answer)
+        report_path, image_paths = await anyio.to_thread.run_sync(self._save_outputs, job_id, report, answer)
         error = None
         if status != "completed":
             error = answer.error or _STATUS_HELP.get(answer.status) or _STATUS_HELP.get(status)
         if await self._store.finish_job(
-            job_id, status, report_path=report_path, image_paths=image_paths, error=error
+            job_id, status, report_path=report_path, image_paths=image_paths, error=error, report=report
         ):
             log.info("research %s finished: %s", job_id, status)
             await self._publish("finished", job_id)
         return True
 
-    def _save_outputs(self, job_id: str, answer: Answer) -> tuple[str | None, list[str]]:
+    def _save_outputs(self, job_id: str, report: str | None, answer: Answer) -> tuple[str | None, list[str]]:
+        """A copy of the report and the images in the data dir, for people who look there."""
         directory = self._settings.reports_dir
         directory.mkdir(parents=True, exist_ok=True)
         image_paths = [
-            str(images.save(image, directory, f"{job_id}-{n}").path)
-            for n, image in enumerate(answer.images, 1)
+            str(images.save(image, directory, f"{job_id}-{n}").path) for n, image in enumerate(answer.images, 1)
         ]
-        if not answer.text:
+        if report is None:
             return None, image_paths
-        text = answer.text
-        if answer.citations:
-            sources = "\n".join(
-                f"{n}. [{c.title or c.url}]({c.url})" for n, c in enumerate(answer.citations, 1)
-            )
-            text = f"{text.rstrip()}\n\n## Sources\n\n{sources}\n"
         path = directory / f"{job_id}.md"
         tmp = path.with_suffix(".md.part")
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(report, encoding="utf-8")
         tmp.replace(path)
         return str(path.resolve()), image_paths
 
@@ -419,6 +414,15 @@ class ResearchService:
             await self._store.notify(EVENTS_CHANNEL, json.dumps({"kind": kind, "id": job_id}))
         except Exception:
             log.exception("publishing %s of %s failed", kind, job_id)
+
+
+def _report_markdown(answer: Answer) -> str | None:
+    if not answer.text:
+        return None
+    if not answer.citations:
+        return answer.text
+    sources = "\n".join(f"{n}. [{c.title or c.url}]({c.url})" for n, c in enumerate(answer.citations, 1))
+    return f"{answer.text.rstrip()}\n\n## Sources\n\n{sources}\n"
 
 
 _STATUS_HELP = {

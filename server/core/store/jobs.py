@@ -19,7 +19,7 @@ from ..domain import TERMINAL_STATUSES, Origin, ResearchJob
 from ..errors import ConflictError, ResearchNotFound
 from .base import TERMINAL, StoreBase
 from .engine import skip_locked, utcnow
-from .schema import jobs
+from .schema import jobs, reports
 
 UPDATABLE_FIELDS: frozenset[str] = frozenset(
     {
@@ -161,8 +161,12 @@ class JobsMixin(StoreBase):
         report_path: str | None = None,
         image_paths: Iterable[str] | None = None,
         error: str | None = None,
+        report: str | None = None,
     ) -> bool:
-        """Make the job terminal unless it already is. True only for the one call that did it."""
+        """Make the job terminal unless it already is. True only for the one call that did it.
+
+        ``report`` (markdown) is stored with it, in the same transaction, for any replica to serve.
+        """
         if status not in TERMINAL_STATUSES:
             raise ValueError(f"finish_job needs a terminal status ({', '.join(TERMINAL)}), got {status!r}")
         now = utcnow()
@@ -186,7 +190,19 @@ class JobsMixin(StoreBase):
             .returning(jobs.c.interaction_id)
         )
         async with self._engine.begin() as conn:
-            return (await conn.execute(stmt)).first() is not None
+            if (await conn.execute(stmt)).first() is None:
+                return False
+            if report is not None:
+                await conn.execute(
+                    insert(reports).values(job_id=interaction_id, markdown=report, created_at=now)
+                )
+            return True
+
+    async def get_report(self, interaction_id: str) -> str | None:
+        """The stored markdown report of a finished job, or None."""
+        query = select(reports.c.markdown).where(reports.c.job_id == interaction_id)
+        async with self._engine.connect() as conn:
+            return (await conn.execute(query)).scalar_one_or_none()
 
     async def unfinished_jobs(self) -> list[ResearchJob]:
         query = select(jobs).where(_unfinished()).order_by(jobs.c.created_at, jobs.c.interaction_id)

@@ -110,7 +110,20 @@ def m001_initial(conn: Connection) -> None:
     md.create_all(conn)
 
 
-MIGRATIONS: list[Migration] = [m001_initial]
+def m002_reports(conn: Connection) -> None:
+    """Reports kept in the database, so every replica can serve them (the data dir holds a copy)."""
+    md = MetaData()
+    Table("jobs", md, Column("interaction_id", String, primary_key=True))
+    Table(
+        "reports",
+        md,
+        Column("job_id", String, ForeignKey("jobs.interaction_id", ondelete="CASCADE"), primary_key=True),
+        Column("markdown", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    ).create(conn)
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_reports]
 
 
 def _apply_pending(conn: Connection) -> list[str]:

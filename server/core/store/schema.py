@@ -114,3 +114,12 @@ seen_events = Table(
     Column("key", String, primary_key=True),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# The report itself, so that any replica can serve it; apart from jobs so that listing jobs stays light.
+reports = Table(
+    "reports",
+    metadata,
+    Column("job_id", String, ForeignKey("jobs.interaction_id", ondelete="CASCADE"), primary_key=True),
+    Column("markdown", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
