@@ -17,10 +17,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import anyio
 from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
 
 MINIMAL_SERVER = """\
 from mcp.server import MCPServer
@@ -45,9 +46,9 @@ def _base_env() -> dict[str, str]:
     return {k: os.environ[k] for k in keep if k in os.environ}
 
 
-async def _time_once(params: StdioServerParameters, mode: str) -> float:
+async def _time_once(params: StdioServerParameters, mode: str, quiet: TextIO) -> float:
     started = time.perf_counter()
-    async with Client(params, mode=mode) as client:  # type: ignore[arg-type]
+    async with Client(stdio_client(params, errlog=quiet), mode=mode) as client:  # type: ignore[arg-type]
         tools = await client.list_tools()
         elapsed = time.perf_counter() - started
     if not tools.tools:
@@ -69,19 +70,19 @@ def _minimal(script: Path) -> StdioServerParameters:
     return StdioServerParameters(command=sys.executable, args=[str(script)], env=_base_env(), cwd=str(REPO))
 
 
-async def _bench(runs: int, mode: str) -> dict[str, Any]:
+async def _bench(runs: int, mode: str, quiet: TextIO) -> dict[str, Any]:
     ours: list[float] = []
     minimal: list[float] = []
     with tempfile.TemporaryDirectory(prefix="cold-start-") as tmp:
         script = Path(tmp) / "minimal_server.py"
         script.write_text(MINIMAL_SERVER)
         # One unmeasured run of each warms the OS file cache and the bytecode caches.
-        await _time_once(_ours(tempfile.mkdtemp(dir=tmp)), mode)
-        await _time_once(_minimal(script), mode)
+        await _time_once(_ours(tempfile.mkdtemp(dir=tmp)), mode, quiet)
+        await _time_once(_minimal(script), mode, quiet)
         for _ in range(runs):  # interleaved, so drift in machine load hits both alike
             with anyio.fail_after(60):
-                ours.append(await _time_once(_ours(tempfile.mkdtemp(dir=tmp)), mode))
-                minimal.append(await _time_once(_minimal(script), mode))
+                ours.append(await _time_once(_ours(tempfile.mkdtemp(dir=tmp)), mode, quiet))
+                minimal.append(await _time_once(_minimal(script), mode, quiet))
     ours_median, minimal_median = statistics.median(ours), statistics.median(minimal)
     return {
         "benchmark": "cold_start_tools_list",
@@ -102,7 +103,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.runs < 5:
         parser.error("--runs must be at least 5")
-    print(json.dumps(anyio.run(_bench, args.runs, args.mode)))
+    with open(os.devnull, "w") as quiet:  # the servers' stderr logs are not part of the figures
+        print(json.dumps(anyio.run(_bench, args.runs, args.mode, quiet)))
 
 
 if __name__ == "__main__":
