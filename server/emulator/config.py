@@ -30,6 +30,8 @@ class EmulatorConfig:
     """``retry-after`` / ``retry-after-ms`` sent with every 429 unless a fault says otherwise."""
     sparse_event_ids: bool = False
     """When true, ``step.delta`` events carry no ``event_id`` (the real service puts ids on some events only)."""
+    stream_cut_seconds: float = 0.0
+    """Cut every stream silently after this many seconds, like the real service does at 600 s (0: never)."""
     hang_seconds: float = 3600.0
     """Upper bound of every "hang" fault; a hang also ends when the client disconnects or the emulator stops."""
 

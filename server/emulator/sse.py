@@ -1,6 +1,7 @@
 """Server-sent events: replay an interaction's log from a point, then tail it until the job ends.
 
 Framing is ``event: <type>\\ndata: <json>\\n\\n``; the stream ends with ``event: done\\ndata: [DONE]``.
+``EmulatorConfig.stream_cut_seconds`` cuts every stream that way after a while (the real service: 600 s).
 Two faults act here: ``cut_stream`` writes the bare error text the real service writes at its 10-minute
 cut (no ``data:`` line, so the SDK ignores it and ``async for`` just ends) and closes; ``hang_stream``
 stops sending and holds the connection until the client gives up or the emulator stops.
@@ -8,6 +9,8 @@ stops sending and holds the connection until the client gives up or the emulator
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -34,6 +37,8 @@ async def _events(
     emu: Emulator, it: Interaction, start: int, fault: FaultRule | None
 ) -> AsyncIterator[bytes]:
     index, sent = start, 0
+    cut_after = emu.config.stream_cut_seconds
+    deadline = time.monotonic() + cut_after if cut_after > 0 else None
     while True:
         while index < len(it.events):
             if fault is not None and sent >= fault.after_events:
@@ -41,6 +46,9 @@ async def _events(
                     yield CUT_TEXT
                 else:
                     await emu.wait_closing(emu.config.hang_seconds)
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                yield CUT_TEXT
                 return
             yield it.events[index].frame
             index += 1
@@ -50,4 +58,11 @@ async def _events(
             return
         if emu.closing or it.discarded:
             return
-        await it.wait_changed()
+        if deadline is None:
+            await it.wait_changed()
+            continue
+        try:
+            await asyncio.wait_for(it.wait_changed(), timeout=max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            yield CUT_TEXT
+            return

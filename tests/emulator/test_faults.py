@@ -161,3 +161,18 @@ async def test_fault_for_one_interaction_only(client: genai.Client, emu: Emulato
         await client.aio.interactions.get(a.id)  # count=None: until cleared
     emu.faults.clear()
     assert (await client.aio.interactions.get(a.id)).status == "completed"
+
+
+async def test_every_stream_is_cut_after_stream_cut_seconds(client: genai.Client, emu: Emulator) -> None:
+    emu.config.research_seconds = 1.0
+    emu.config.stream_cut_seconds = 0.3
+    created = await client.aio.interactions.create(agent=AGENT, input="Research tides", background=True)
+    started = time.monotonic()
+    events = await collect(await client.aio.interactions.get(created.id, stream=True))
+    assert 0.25 < time.monotonic() - started < 0.9
+    assert events and events[-1].event_type != "interaction.completed"
+    emu.config.stream_cut_seconds = 0.0
+    rest = await collect(
+        await client.aio.interactions.get(created.id, stream=True, last_event_id=events[-1].event_id)
+    )
+    assert rest[-1].event_type == "interaction.completed"
