@@ -35,7 +35,8 @@ Streams: ``event: <type>\\ndata: <json>\\n\\n`` with ``event_id`` ``evt_000001``
 ``interaction.status_update``, ``step.start``/``step.delta``/``step.stop``, ``interaction.completed`` (also
 for a cancelled or failed job, carrying that status; a failed one is preceded by an ``error`` event), then
 ``event: done`` / ``data: [DONE]``. Every job keeps its log: a GET stream with ``last_event_id`` replays the
-events after it and tails the job.
+events after it and tails the job. ``EmulatorConfig.stream_cut_seconds`` ends every stream silently after
+that long, like the real service's 10-minute cut.
 
 Prompt directives (anywhere in the prompt text, for subprocess tests):
 

@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="retry-after seconds sent with 429 answers (default %(default)s)",
     )
     p.add_argument(
+        "--stream-cut-seconds",
+        type=float,
+        default=defaults.stream_cut_seconds,
+        help="cut every stream silently after this many seconds, as the real service does at 600 (0: never)",
+    )
+    p.add_argument(
         "--sparse-event-ids",
         action="store_true",
         help="leave event_id off step.delta events, like the real service sometimes does",
@@ -80,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         image_delay_seconds=args.image_delay,
         retry_after_seconds=args.retry_after,
         sparse_event_ids=args.sparse_event_ids,
+        stream_cut_seconds=args.stream_cut_seconds,
     )
     try:
         sock = bind_socket(args.host, args.port)
