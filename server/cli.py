@@ -13,7 +13,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast
 
 import anyio
@@ -110,10 +110,13 @@ def _emulator(settings: Settings) -> Iterator[Settings]:
     """Run the emulator on a free loopback port for the life of the server; settings that point at it."""
     from server.emulator import EmulatorConfig, run_emulator_in_thread
 
-    handle = run_emulator_in_thread(EmulatorConfig(), host="127.0.0.1", port=0)
+    try:
+        handle = run_emulator_in_thread(EmulatorConfig(), host="127.0.0.1", port=0)
+    except (OSError, RuntimeError) as exc:
+        _die(f"the emulator could not start ({exc}).", code=1)
     try:
         overrides: dict[str, Any] = {"base_url": handle.url, "api_key": EMULATOR_API_KEY}
-        if not os.environ.get("GEMINI_INTERACTIONS_DATA_DIR"):
+        if "data_dir" not in settings.model_fields_set:  # GEMINI_INTERACTIONS_DATA_DIR is not set
             overrides["data_dir"] = settings.data_dir / "emulator"  # fake jobs never mix with real ones
         emulated = _load_settings(**overrides)
         print(EMULATOR_NOTICE.format(url=handle.url, data_dir=emulated.data_dir), file=sys.stderr, flush=True)
@@ -132,7 +135,8 @@ def _http_security(args: argparse.Namespace, settings: Settings) -> HttpSecurity
         _die(str(exc))
 
 
-async def _watch_signals(on_signal: Any) -> None:
+async def _watch_signals(on_signal: Callable[[int], None]) -> None:
+    """Call ``on_signal(n)`` for the n-th SIGTERM/SIGINT (the same on both transports)."""
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         count = 0
         async for signum in signals:
