@@ -157,8 +157,8 @@ class SlackBot:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[SlackBot]:
-        await self.start()
         try:
+            await self.start()
             yield self
         finally:
             await self.stop()

@@ -86,6 +86,18 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).setLevel(quiet)
 
 
+def configuration_error(exc: BaseException) -> ConfigurationError | None:
+    """The ConfigurationError in ``exc``, also when task groups wrapped it in exception groups."""
+    if isinstance(exc, ConfigurationError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = configuration_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
 def _die(message: str, code: int = 2) -> NoReturn:
     print(f"{PROG}: {message}", file=sys.stderr, flush=True)
     raise SystemExit(code)
@@ -233,8 +245,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             log.warning("no Gemini API key is set: answers will say how to set GEMINI_API_KEY")
         try:
             anyio.run(lambda: run(config, settings, host=args.host, port=args.port))
-        except ConfigurationError as exc:
-            _die(str(exc), code=1)
+        except (ConfigurationError, BaseExceptionGroup) as exc:
+            problem = configuration_error(exc)
+            if problem is None:
+                raise
+            _die(str(problem), code=1)
 
 
 if __name__ == "__main__":

@@ -53,8 +53,7 @@ async def start(
             channel=channel_id, ts=message_ts, text=f":warning: The research run could not start: {exc}"
         )
         return
-    await bot.started_messages.refresh(job.interaction_id)
-    bot.home.refresh(team_id, user_id)
+    await bot.started_messages.refresh(job.interaction_id)  # the Home tab follows the 'started' event
 
 
 async def status_text(bot: SlackBot, *, team_id: str, user_id: str, interaction_id: str | None) -> str:

@@ -15,7 +15,7 @@ import uvicorn
 from slack_testkit import make_settings, running_bot, slack_config, user_message
 
 from server.emulator import EmulatorHandle
-from slack_bot.cli import main, socket_mode_handler
+from slack_bot.cli import configuration_error, main, socket_mode_handler
 from slack_bot.config import SlackConfig, normalise_api_url
 from slack_bot.http import http_app
 from tests.fakes.slack_api import FakeSlack, event_envelope, signed_headers, slash_command_body
@@ -123,3 +123,14 @@ def test_config_from_env() -> None:
     hooked = SlackConfig.from_env(env | {"GEMINI_INTERACTIONS_SLACK_CRASH_AFTER_POST": "1"})
     assert hooked.crash_after_post is False  # honoured only together with GEMINI_INTERACTIONS_TEST_HOOKS=1
     assert json.dumps(config.progress_seconds) == "10.0"
+
+
+async def test_a_rejected_bot_token_stops_start_up(
+    slack: FakeSlack, tmp_path: Path, emulator: EmulatorHandle
+) -> None:
+    config = slack_config(slack, bot_token="xoxb-revoked")
+    with pytest.raises(BaseException) as raised:
+        async with running_bot(make_settings(tmp_path / "data", emulator.url), config):
+            pass
+    problem = configuration_error(raised.value)
+    assert problem is not None and "Slack rejected SLACK_BOT_TOKEN (invalid_auth)" in str(problem)

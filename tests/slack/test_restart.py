@@ -66,11 +66,12 @@ def _env(slack: FakeSlack, emulator: EmulatorHandle, data_dir: Path, **extra: st
 
 
 @asynccontextmanager
-async def bot_process(env: dict[str, str]) -> AsyncIterator[BotProcess]:
+async def bot_process(env: dict[str, str], *args: str) -> AsyncIterator[BotProcess]:
     process = await asyncio.create_subprocess_exec(
         _executable(),
         "--port",
         "0",
+        *args,
         stdin=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
         env=env,
@@ -178,3 +179,37 @@ async def test_dying_between_post_and_record_does_not_post_twice(
     assert len(slack.calls_to("files.completeUploadExternal")) == 1
     [replies] = slack.calls_to("conversations.replies")
     assert replies.args["ts"] == ts
+
+
+async def test_emulator_flag_and_graceful_shutdown(
+    slack: FakeSlack, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    env = _env(slack, emulator, tmp_path / "data")
+    for name in ("GOOGLE_GEMINI_BASE_URL", "GEMINI_API_KEY"):
+        del env[name]  # --emulator needs neither
+    async with bot_process(env, "--emulator") as bot:
+        assert any("EMULATOR MODE" in line for line in bot.lines), bot.log()
+        await _command(bot, slack, "hello emulator")
+        posts = await slack.wait_for("chat.postMessage", 2, timeout=15)
+        assert 'You said: "hello emulator"' in posts[1].args["text"]
+        bot.process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(bot.process.wait(), 15) == 0, bot.log()
+    assert not any("Traceback" in line for line in bot.lines), bot.log()
+
+
+async def test_a_rejected_token_exits_with_a_clear_message(
+    slack: FakeSlack, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    env = _env(slack, emulator, tmp_path / "data") | {"SLACK_BOT_TOKEN": "xoxb-revoked"}
+    process = await asyncio.create_subprocess_exec(
+        _executable(),
+        "--port",
+        "0",
+        stdin=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 1
+    text = err.decode()
+    assert "Slack rejected SLACK_BOT_TOKEN (invalid_auth)" in text and "Traceback" not in text
