@@ -23,11 +23,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 2000
+REPLICA_HEADER = "x-gemini-interactions-replica"
 
 
 class Gateway:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, replica_id: str | None = None) -> None:
         self._settings = settings
+        self._replica_id = replica_id
         self._client: genai.Client | None = None
 
     def _interactions(self) -> Any:
@@ -43,6 +45,8 @@ class Gateway:
                 retry_options=types.HttpRetryOptions(attempts=1),
                 timeout=int(self._settings.request_timeout_seconds * 1000),
                 async_client_args={"limits": _connection_limits()},
+                # Names the replica in upstream logs (and lets the emulator prove one watcher per job).
+                headers={REPLICA_HEADER: self._replica_id} if self._replica_id else None,
             )
             self._client = genai.Client(api_key=key, http_options=options)
         return self._client.aio.interactions

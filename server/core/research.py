@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import secrets
 import socket
 from collections.abc import AsyncIterator
@@ -65,6 +66,11 @@ def can_view(job: ResearchJob, viewer: Origin) -> bool:
     return job.origin.source == "mcp" and job.origin.owner == viewer.owner
 
 
+def default_replica_id() -> str:
+    """Host, process and a random suffix: unique per process, readable in logs."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
 def slack_destination(origin: Origin) -> str | None:
     if origin.source != "slack" or not (origin.team_id and origin.channel_id and origin.thread_ts):
         return None
@@ -78,7 +84,7 @@ class ResearchService:
         self._settings = settings
         self._gateway = gateway
         self._store = store
-        self.replica_id = replica_id or f"{socket.gethostname()}-{secrets.token_hex(4)}"
+        self.replica_id = replica_id or default_replica_id()
         self._watchers: dict[str, anyio.CancelScope] = {}
         self._tg: TaskGroup | None = None
 

@@ -23,7 +23,7 @@ from . import errors, images
 from .domain import Answer, Attachment, Origin, ResearchJob, ToolName
 from .gateway import Gateway
 from .images import SavedImage
-from .research import JobEvent, ResearchService
+from .research import JobEvent, ResearchService, default_replica_id
 from .settings import Settings
 
 if TYPE_CHECKING:
@@ -86,8 +86,8 @@ class _LazyResearch:
 class Core:
     def __init__(self, settings: Settings, *, replica_id: str | None = None) -> None:
         self.settings = settings
-        self.gateway = Gateway(settings)
-        self._replica_id = replica_id
+        self.replica_id = replica_id or default_replica_id()
+        self.gateway = Gateway(settings, replica_id=self.replica_id)
         self._store: Store | None = None
         self._research: ResearchService | None = None
         self._ready = anyio.Event()
@@ -137,7 +137,7 @@ class Core:
             return
         self._store = store
         try:
-            service = ResearchService(self.settings, self.gateway, store, replica_id=self._replica_id)
+            service = ResearchService(self.settings, self.gateway, store, replica_id=self.replica_id)
             async with anyio.create_task_group() as tg:
                 await tg.start(service.run)
                 self._research = service
