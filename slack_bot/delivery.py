@@ -34,7 +34,7 @@ from .render import (
     report_file_name,
     report_metadata,
     report_summary,
-    topic_line,
+    truncate,
 )
 
 if TYPE_CHECKING:
@@ -71,11 +71,14 @@ CRASH_EXIT_CODE = 70
 @dataclass(frozen=True, slots=True)
 class Part:
     number: int
-    kind: str  # "message" or "file"
-    text: str = ""
-    filename: str = ""
-    path: Path | None = None
+    text: str = ""  # a message part: its markdown
+    filename: str = ""  # a file part: its name (unique to the run), bytes and title
+    data: bytes = b""
     title: str = ""
+
+    @property
+    def is_file(self) -> bool:
+        return bool(self.filename)
 
 
 def parse_destination(destination: str) -> tuple[str, str, str] | None:
@@ -175,34 +178,27 @@ class ReportDelivery:
         self.schedule(claim.job_id, claim.destination, delay)
 
     def _parts(self, job: ResearchJob) -> list[Part]:
+        """What to post, always the same for a finished job (so that parts can be matched after a crash).
+
+        Reads the report and charts from disk: call it in a worker thread.
+        """
         report = self._bot.core.research.read_report(job)
-        parts = [Part(0, "message", text=report_summary(job, report))]
-        topic = topic_line(job.prompt, 80)
+        parts = [Part(0, text=report_summary(job, report))]
+        topic = truncate(" ".join(job.prompt.split()), 80)
+        stem = report_file_name(job.interaction_id).removesuffix(".md")
         if report.strip():
             parts.append(
-                Part(
-                    1,
-                    "file",
-                    text=report,
-                    filename=report_file_name(job.interaction_id),
-                    title=f"Report: {topic}",
-                )
+                Part(1, filename=f"{stem}.md", data=report.encode("utf-8"), title=f"Report: {topic}")
             )
-        stem = report_file_name(job.interaction_id).removesuffix(".md")
         for n, image in enumerate(job.image_paths, 1):
             path = Path(image)
-            if not path.is_file():
-                log.warning("chart %s of %s is missing; not posting it", path, job.interaction_id)
+            try:
+                data = path.read_bytes()
+            except OSError:
+                log.warning("chart %s of %s cannot be read; not posting it", path, job.interaction_id)
                 continue
-            parts.append(
-                Part(
-                    1 + n,
-                    "file",
-                    filename=f"{stem}-{n}{path.suffix or '.png'}",
-                    path=path,
-                    title=f"Chart {n}: {topic}",
-                )
-            )
+            name = f"{stem}-{n}{path.suffix or '.png'}"
+            parts.append(Part(1 + n, filename=name, data=data, title=f"Chart {n}: {topic}"))
         return parts
 
     async def _post_parts(self, job: ResearchJob, claim: Delivery) -> None:
@@ -213,7 +209,7 @@ class ReportDelivery:
         store = self._bot.store
         progress: dict[str, Any] = dict(claim.progress)
         posted: dict[str, str] = dict(progress.get("posted") or {})
-        parts = self._parts(job)
+        parts = await asyncio.to_thread(self._parts, job)
         missing = [p for p in parts if str(p.number) not in posted]
         if not missing:
             return
@@ -244,8 +240,9 @@ class ReportDelivery:
             await store.save_delivery_progress(claim.job_id, claim.destination, progress)
 
     async def _post(self, job: ResearchJob, part: Part, channel: str, thread_ts: str) -> str:
+        """Post one part; return its message ts or file id."""
         client = self._bot.client
-        if part.kind == "message":
+        if not part.is_file:
             response = await client.chat_postMessage(
                 channel=channel,
                 thread_ts=thread_ts,
@@ -253,14 +250,13 @@ class ReportDelivery:
                 **markdown_message(part.text),
             )
             return str(response["ts"])
-        data = part.path.read_bytes() if part.path else part.text.encode("utf-8")
         response = await client.files_upload_v2(
             channel=channel,
             thread_ts=thread_ts,
-            file=data,
+            file=part.data,
             filename=part.filename,
             title=part.title,
-            alt_txt=part.title[:1000] if part.path else None,
+            alt_txt=part.title if not part.filename.endswith(".md") else None,
         )
         files = response.get("files") or [{}]
         return str(files[0].get("id") or "uploaded")
@@ -269,7 +265,7 @@ class ReportDelivery:
         self, interaction_id: str, channel: str, thread_ts: str, parts: list[Part]
     ) -> dict[str, str]:
         """Parts an earlier attempt posted into the thread (by metadata, or by file name)."""
-        by_name = {p.filename: str(p.number) for p in parts if p.kind == "file"}
+        by_name = {p.filename: str(p.number) for p in parts if p.is_file}
         found: dict[str, str] = {}
         cursor: str | None = None
         for _ in range(REPLIES_PAGES):

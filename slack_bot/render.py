@@ -21,6 +21,7 @@ SUMMARY_CHARS = 2_500
 PROGRESS_CHARS = 1_200
 
 CANCEL_ACTION = "gemini_cancel_research"
+SORRY = ":warning: Something went wrong on my side (it is in the bot's log). Please try again in a moment."
 REPORT_EVENT_TYPE = "gemini_research_report"
 
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})(.*)$")

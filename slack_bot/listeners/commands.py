@@ -11,7 +11,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from .. import conversation, research_runs
-from ..render import HELP_TEXT, truncate
+from ..render import HELP_TEXT, SORRY, truncate
 
 if TYPE_CHECKING:
     from ..bot import SlackBot
@@ -72,8 +72,13 @@ async def run(bot: SlackBot, sub: str, rest: str, command: dict[str, Any], respo
                 await conversation.answer(bot, turn)
     except SlackApiError as exc:
         if exc.response.get("error") not in NOT_IN_CHANNEL:
-            raise
+            log.exception("/gemini %s failed", sub)
+            await respond(SORRY)
+            return
         await respond(
             "I can't post in this conversation. Add me to the channel (`/invite @Gemini`) or send me a direct "
             "message, then try again."
         )
+    except Exception:
+        log.exception("/gemini %s failed", sub)
+        await respond(SORRY)

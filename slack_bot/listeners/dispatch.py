@@ -5,13 +5,19 @@ Runs after the ack, in a tracked task: the checks need the store, and an ack mus
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 
 from .. import conversation, research_runs
+from ..posting import post_text
+from ..render import SORRY
 
 if TYPE_CHECKING:
     from ..bot import SlackBot
+
+log = logging.getLogger(__name__)
 
 _RESEARCH = re.compile(r"^\s*research\b[:\s]*(?P<topic>.*)$", re.IGNORECASE | re.DOTALL)
 
@@ -48,14 +54,19 @@ async def _turn(
         return  # Slack's retry, or the same event again
     topic = research_topic(turn.text) if not turn.files else None
     async with bot.turn_slots:
-        if topic:
-            await research_runs.start(
-                bot,
-                team_id=turn.team_id,
-                channel_id=turn.channel_id,
-                user_id=turn.user_id,
-                topic=topic,
-                thread_ts=turn.thread_ts,
-            )
-        else:
-            await conversation.answer(bot, turn, set_status=set_status)
+        try:
+            if topic:
+                await research_runs.start(
+                    bot,
+                    team_id=turn.team_id,
+                    channel_id=turn.channel_id,
+                    user_id=turn.user_id,
+                    topic=topic,
+                    thread_ts=turn.thread_ts,
+                )
+            else:
+                await conversation.answer(bot, turn, set_status=set_status)
+        except Exception:
+            log.exception("answering in %s/%s failed", turn.channel_id, turn.thread_ts)
+            with contextlib.suppress(Exception):
+                await post_text(bot.client, turn.channel_id, turn.thread_ts, SORRY)
