@@ -193,8 +193,8 @@ def status_page(job: ResearchJob, report: str, *, offset: int, max_chars: int) -
     uri = research_uri(job.interaction_id)
     if next_offset is not None:
         hint = (
-            f"Showing characters {offset}-{end} of {len(report)}. More remains: call research_status again "
-            f"with offset {next_offset} (or read {uri} for the whole report)."
+            f"Showing characters {offset}-{end} of {len(report)}. More remains: call again with offset "
+            f"{next_offset} (research_status, same interaction_id), or read {uri} for the whole report."
         )
     elif not job.terminal:
         hint = (

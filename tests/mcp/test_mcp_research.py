@@ -74,7 +74,7 @@ async def test_research_runs_in_the_background_and_pages_its_report(server: Any,
             if data["next_offset"] is None:
                 assert "complete" in text_of(page) or "End of the report" in text_of(page)
                 break
-            assert f"call research_status again with offset {data['next_offset']}" in text_of(page)
+            assert f"call again with offset {data['next_offset']}" in text_of(page)
             assert data["report"] in text_of(page)
             offset = data["next_offset"]
         report = "".join(pages)

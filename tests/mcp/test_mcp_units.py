@@ -39,7 +39,7 @@ def test_pages_follow_next_offset_back_to_the_whole_report(report: str, max_char
         assert page.total_chars == len(report) and page.elapsed_seconds == 90.0
         if page.next_offset is None:
             break
-        assert f"call research_status again with offset {page.next_offset}" in page.hint
+        assert f"call again with offset {page.next_offset}" in page.hint
         offset = page.next_offset
     assert "".join(pages) == report
     assert page.next_offset is None
