@@ -129,7 +129,9 @@ class Core:
             store_module = await anyio.to_thread.run_sync(importlib.import_module, "server.core.store")
             Store = store_module.Store
             self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-            store = await Store.open(self.settings.resolved_database_url())
+            # Shielded: an open cut short by shutdown would leave a driver thread behind that blocks exit.
+            with anyio.CancelScope(shield=True), anyio.fail_after(STORE_READY_SECONDS):
+                store = await Store.open(self.settings.resolved_database_url())
         except Exception as exc:
             self._failure = exc
             self._ready.set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import anyio
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -39,7 +40,8 @@ class Store(JobsMixin, DeliveriesMixin, SlackMixin, NotifyMixin):
         try:
             applied = await apply_migrations(engine, dialect)
         except BaseException:
-            await engine.dispose()
+            with anyio.CancelScope(shield=True):  # a cancelled open must still close its connections
+                await engine.dispose()
             raise
         if applied:
             log.info("store migrations applied: %s", ", ".join(applied))
