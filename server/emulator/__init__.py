@@ -62,12 +62,17 @@ delete) naming that interaction; ``by_kind``, ``by_status``, ``requests_total``;
 ``CancelRecord``: id, status before, monotonic and wall time); ``completion(id)`` / ``completions`` →
 ``CompletionRecord`` (final status, background, kind, ``started_monotonic``, ``monotonic``, ``wall_time``,
 ``duration``): the moment the job really ended, on CLOCK_MONOTONIC which every process on the machine shares.
-``snapshot()`` is the same as JSON. In-process reads of state: ``emu.interaction(id)`` (a GET-shaped copy),
-``emu.interaction_ids()``, ``emu.running_jobs()``; ``emu.reset()`` clears everything (any thread).
+``snapshot()`` is the same as JSON. ``upstream_requests(id)`` → an ``UpstreamRequest`` per request naming
+that interaction: kind, ``replica`` (its ``x-gemini-interactions-replica`` header), ``streamed``,
+``started_monotonic`` and ``ended_monotonic`` (for a stream, when it ended; ``None`` while open);
+``replicas_for(id)``; ``replica_overlaps(id=None)`` → pairs of streams of one interaction from two replicas
+that were open at the same time (empty when each job had one watcher at a time). In-process reads of state:
+``emu.interaction(id)`` (a GET-shaped copy), ``emu.interaction_ids()``, ``emu.running_jobs()``;
+``emu.reset()`` clears everything (any thread).
 
 Other control endpoints (no API key): ``GET /_emulator/stats`` (requests per kind and per interaction,
-cancels, completion times), ``POST /_emulator/reset`` (forget interactions, stats and faults),
-``GET|POST /_emulator/config``, ``GET /_emulator/health``, ``GET /_emulator/files/{id}/{n}`` (images
+cancels, completion times, ``upstream_requests``), ``POST /_emulator/reset`` (forget interactions, stats and
+faults), ``GET|POST /_emulator/config``, ``GET /_emulator/health``, ``GET /_emulator/files/{id}/{n}`` (images
 delivered with ``delivery: "uri"``).
 """
 
@@ -77,9 +82,10 @@ from .config import EmulatorConfig
 from .emulator import Emulator
 from .faults import FaultRule, Faults
 from .serving import EmulatorHandle, run_emulator_in_thread, serve_emulator
-from .stats import CancelRecord, CompletionRecord, Stats
+from .stats import REPLICA_HEADER, CancelRecord, CompletionRecord, Stats, UpstreamRequest
 
 __all__ = [
+    "REPLICA_HEADER",
     "CancelRecord",
     "CompletionRecord",
     "Emulator",
@@ -88,6 +94,7 @@ __all__ = [
     "FaultRule",
     "Faults",
     "Stats",
+    "UpstreamRequest",
     "run_emulator_in_thread",
     "serve_emulator",
 ]

@@ -1,6 +1,8 @@
 """HTTP routes: the Interactions API under any version prefix, and the ``/_emulator/*`` control endpoints.
 
 Order of checks for an API request: route → count it in the stats → API key → fault switches → handler.
+A request that names an interaction is also kept with its replica header until it is answered (a stream: until
+it ends), see ``stats.UpstreamRequest``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from . import errors
 from .errors import JSON_MEDIA_TYPE, ApiError, invalid_argument
 from .faults import REQUEST_ACTIONS, STREAM_ACTIONS, FaultRule, RequestInfo
 from .parsing import parse_create
-from .sse import stream_response
+from .sse import EventStream, stream_response
+from .stats import REPLICA_HEADER
 
 if TYPE_CHECKING:
     from .emulator import Emulator
@@ -64,6 +67,7 @@ def build_app(emu: Emulator) -> Starlette:
             log.exception("emulator failed on %s %s", request.method, request.url.path)
             response = ApiError(500).to_response()
         emu.stats.record_status(response.status_code)
+        _end_when_answered(emu, request, response)
         return response
 
     async def stats(_request: Request) -> Response:
@@ -155,6 +159,8 @@ async def _api(emu: Emulator, request: Request) -> Response:
     call = await _classify(request)
     info = call.info
     emu.stats.record_request(info.kind, info.interaction_id)
+    if info.interaction_id is not None:
+        _begin(emu, request, info.interaction_id, info.kind, streamed=info.streaming)
     key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
     if not key:
         raise errors.unauthenticated()
@@ -197,6 +203,7 @@ async def _create(emu: Emulator, request: Request, body: Any, key: str) -> Respo
         )
     it = emu.create(req, str(request.base_url))
     emu.stats.attribute(it.id, "create")
+    _begin(emu, request, it.id, "create", streamed=req.stream)
     if req.stream:
         fault = emu.faults.take(RequestInfo("create", True, False, it.id), STREAM_ACTIONS)
         return stream_response(emu, it, 0, fault)
@@ -258,6 +265,22 @@ async def _abort_connection(request: Request) -> None:
     transport.abort()
     for _ in range(3):  # let the server notice the loss before the app "answers" into the void
         await asyncio.sleep(0)
+
+
+def _begin(emu: Emulator, request: Request, interaction_id: str, kind: str, *, streamed: bool) -> None:
+    replica = request.headers.get(REPLICA_HEADER)
+    request.state.upstream = emu.stats.begin_request(interaction_id, kind, replica, streamed=streamed)
+
+
+def _end_when_answered(emu: Emulator, request: Request, response: Response) -> None:
+    """End the request's record now, or for a stream when the stream ends."""
+    record = getattr(request.state, "upstream", None)
+    if record is None:
+        return
+    if isinstance(response, EventStream):
+        response.on_close = lambda: emu.stats.end_request(record)
+    else:
+        emu.stats.end_request(record)
 
 
 def _flag(value: str | None) -> bool:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from .faults import FaultRule
 from .timeline import Interaction
@@ -29,8 +30,22 @@ CUT_TEXT = (
 HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
-def stream_response(emu: Emulator, it: Interaction, start: int, fault: FaultRule | None) -> StreamingResponse:
-    return StreamingResponse(_events(emu, it, start, fault), media_type="text/event-stream", headers=HEADERS)
+class EventStream(StreamingResponse):
+    """A streamed response that says when it is over: ``on_close`` runs once the stream has ended, however it
+    ended (the last event, a cut, or the client going away)."""
+
+    on_close: Callable[[], None] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if self.on_close is not None:
+                self.on_close()
+
+
+def stream_response(emu: Emulator, it: Interaction, start: int, fault: FaultRule | None) -> EventStream:
+    return EventStream(_events(emu, it, start, fault), media_type="text/event-stream", headers=HEADERS)
 
 
 async def _events(
