@@ -2,7 +2,8 @@
 
 stdout is the stdio wire, so everything we say goes to stderr (logging included), and logging is configured
 before the MCP server is built (the SDK would otherwise install its own INFO handler and httpx would log every
-research poll). Secrets are never logged.
+research poll). Logs are text or JSON lines (``--log-format`` / ``GEMINI_INTERACTIONS_LOG_FORMAT``, see
+``server.core.logs``). Secrets are never logged, and the log handler redacts them should a library try.
 """
 
 from __future__ import annotations
@@ -18,6 +19,14 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast
 
 import anyio
 
+from server.core.logs import (
+    LOG_FORMATS,
+    JsonFormatter,
+    add_secret,
+    configure_logging,
+    log_format_from_env,
+)
+
 if TYPE_CHECKING:
     from mcp.server import MCPServer
 
@@ -27,15 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("server.cli")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-CHATTY_LOGGERS = (
-    "httpx",
-    "httpx2",
-    "httpcore",
-    "httpcore2",
-    "google_genai",
-    "aiosqlite",
-    "sqlalchemy.engine",
-)
 EMULATOR_API_KEY = "emulator-key-not-a-secret"
 HTTP_SHUTDOWN_GRACE_SECONDS = 5
 STRAY_TASK_GRACE_SECONDS = 3.0
@@ -72,22 +72,35 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level", choices=LOG_LEVELS, default="INFO", help="stderr log level (default INFO)"
     )
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=None,
+        help="stderr log lines: text, or json (one object per line); default: GEMINI_INTERACTIONS_LOG_FORMAT "
+        "or text",
+    )
     return parser
 
 
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    quiet = max(logging.WARNING, logging.getLevelName(level))
-    for name in CHATTY_LOGGERS:
-        logging.getLogger(name).setLevel(quiet)
+def _configure_logging(args: argparse.Namespace) -> None:
+    try:
+        fmt = args.log_format or log_format_from_env()
+    except ValueError as exc:
+        configure_logging(args.log_level, "text")
+        _die(str(exc))
+    configure_logging(args.log_level, fmt)
+
+
+def _say(text: str) -> None:
+    """A notice on stderr; a log record instead when stderr carries JSON lines (so it stays parseable)."""
+    if any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers):
+        log.warning("%s", text)
+    else:
+        print(text, file=sys.stderr, flush=True)
 
 
 def _die(message: str, code: int = 2) -> NoReturn:
-    print(f"gemini-interactions-mcp: {message}", file=sys.stderr, flush=True)
+    _say(f"gemini-interactions-mcp: {message}")
     raise SystemExit(code)
 
 
@@ -119,7 +132,7 @@ def _emulator(settings: Settings) -> Iterator[Settings]:
         if "data_dir" not in settings.model_fields_set:  # GEMINI_INTERACTIONS_DATA_DIR is not set
             overrides["data_dir"] = settings.data_dir / "emulator"  # fake jobs never mix with real ones
         emulated = _load_settings(**overrides)
-        print(EMULATOR_NOTICE.format(url=handle.url, data_dir=emulated.data_dir), file=sys.stderr, flush=True)
+        _say(EMULATOR_NOTICE.format(url=handle.url, data_dir=emulated.data_dir))
         yield emulated
     finally:
         handle.stop()
@@ -188,8 +201,10 @@ async def _serve_http(server: MCPServer[Any], args: argparse.Namespace, security
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    configure_logging(args.log_level)
+    _configure_logging(args)
     settings = _load_settings()
+    add_secret(settings.mcp_token.get_secret_value() if settings.mcp_token else None)
+    add_secret(settings.resolved_api_key())
     security = _http_security(args, settings) if args.transport == "http" else None
     transport = cast(Literal["stdio", "http"], args.transport)
 

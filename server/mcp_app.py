@@ -194,7 +194,7 @@ def build_server(
         attachments: list[str] | None,
     ) -> AskResult:
         state = _state(ctx)
-        with tool_errors(tool):
+        with tool_errors(tool, previous):
             files = await _load_attachments(state, attachments or [])
             core = state.core
             result = await core.ask(
@@ -287,7 +287,7 @@ def build_server(
         """Generate an image with Gemini (or edit an earlier one: pass its interaction_id). The full-size
         PNG is saved on the server's machine (path and file:// link returned); a small preview is inline."""
         core = _state(ctx).core
-        with tool_errors("generate_image"):
+        with tool_errors("generate_image", interaction_id):
             result = await core.generate_image(
                 prompt, model=model, aspect_ratio=aspect_ratio, previous_interaction_id=interaction_id
             )
@@ -349,7 +349,7 @@ def build_server(
         """Status, latest progress and one page of the report of a research job (answered from this server's
         store, no Gemini call). When more remains it says "call again with offset N"."""
         core = _state(ctx).core
-        with tool_errors("research_status"):
+        with tool_errors("research_status", interaction_id):
             job = await core.research.get(interaction_id, viewer=_viewer())
             report = await anyio.to_thread.run_sync(core.research.read_report, job)
             if offset > len(report) and (report or job.terminal):
@@ -377,7 +377,7 @@ def build_server(
     ) -> JobSummary:
         """Cancel a running research job (Gemini stops working on it; nothing is reported)."""
         core = _state(ctx).core
-        with tool_errors("cancel_research"):
+        with tool_errors("cancel_research", interaction_id):
             job = await core.research.cancel(interaction_id, viewer=_viewer())
         return job_summary(job)
 

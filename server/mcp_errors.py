@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from mcp.server.mcpserver.exceptions import ToolError
 
 from server.core.errors import GeminiInteractionsError, RateLimited
+from server.core.logs import interaction_context
 
 log = logging.getLogger("server.mcp")
 
@@ -31,14 +32,18 @@ def user_message(exc: GeminiInteractionsError) -> str:
 
 
 @contextmanager
-def tool_errors(tool: str) -> Iterator[None]:
-    """Run a tool body; re-raise failures as ToolError (cancellation and ToolError pass through)."""
-    try:
-        yield
-    except ToolError:
-        raise
-    except GeminiInteractionsError as exc:
-        raise ToolError(user_message(exc)) from None
-    except Exception:
-        log.exception("tool %s failed unexpectedly", tool)
-        raise ToolError(GENERIC_FAILURE.format(tool=tool)) from None
+def tool_errors(tool: str, interaction_id: str | None = None) -> Iterator[None]:
+    """Run a tool body; re-raise failures as ToolError (cancellation and ToolError pass through).
+
+    Log lines inside carry ``interaction_id`` when the call names one.
+    """
+    with interaction_context(interaction_id):
+        try:
+            yield
+        except ToolError:
+            raise
+        except GeminiInteractionsError as exc:
+            raise ToolError(user_message(exc)) from None
+        except Exception:
+            log.exception("tool %s failed unexpectedly", tool)
+            raise ToolError(GENERIC_FAILURE.format(tool=tool)) from None

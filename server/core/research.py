@@ -27,6 +27,7 @@ from anyio.abc import TaskGroup
 
 from . import errors, images
 from .domain import TERMINAL_STATUSES, WAITING_STATUSES, Answer, Origin, ResearchJob
+from .logs import bind_interaction, interaction_context
 
 if TYPE_CHECKING:
     from .gateway import Gateway
@@ -96,8 +97,13 @@ class ResearchService:
             raise errors.InvalidInput("The research prompt is empty: say what to research.")
         agent = agent or self._settings.research_agent
         created = await self._gateway.start_research(prompt, agent=agent)
+        with interaction_context(created.interaction_id):
+            return await self._record(created.interaction_id, prompt, agent, origin)
+
+    async def _record(self, interaction_id: str, prompt: str, agent: str, origin: Origin) -> ResearchJob:
+        """Store a run Gemini has just started, and watch it; cancel it upstream if it cannot be stored."""
         job = ResearchJob(
-            interaction_id=created.interaction_id,
+            interaction_id=interaction_id,
             prompt=prompt,
             agent=agent,
             origin=origin,
@@ -135,6 +141,10 @@ class ResearchService:
         return job
 
     async def cancel(self, interaction_id: str, *, viewer: Origin) -> ResearchJob:
+        with interaction_context(interaction_id):
+            return await self._cancel(interaction_id, viewer)
+
+    async def _cancel(self, interaction_id: str, viewer: Origin) -> ResearchJob:
         job = await self.get(interaction_id, viewer=viewer)
         if job.origin.owner != viewer.owner:
             raise errors.Forbidden("Only the person who started this research run can cancel it.")
@@ -233,6 +243,7 @@ class ResearchService:
         self._tg.start_soon(self._supervise, job, scope, name=f"watch {job.interaction_id}")
 
     async def _supervise(self, job: ResearchJob, scope: anyio.CancelScope) -> None:
+        bind_interaction(job.interaction_id)  # this task's log lines carry the job's id
         try:
             with scope:
                 attempt = 0
