@@ -14,7 +14,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast
 
 import anyio
@@ -61,8 +61,9 @@ def _parser() -> argparse.ArgumentParser:
         "--allowed-host",
         action="append",
         default=[],
-        metavar="HOST:PORT",
-        help="extra Host header to accept on a non-loopback bind (repeatable), e.g. mcp.example.com:443",
+        metavar="HOST[:PORT]",
+        help="extra Host header to accept (repeatable), e.g. mcp.example.com (any port) or "
+        "mcp.example.com:8443; added to GEMINI_INTERACTIONS_ALLOWED_HOSTS (comma-separated)",
     )
     parser.add_argument(
         "--emulator",
@@ -143,9 +144,17 @@ def _http_security(args: argparse.Namespace, settings: Settings) -> HttpSecurity
 
     token = settings.mcp_token.get_secret_value() if settings.mcp_token else None
     try:
-        return http_security(args.host, args.port, token, args.allowed_host)
+        return http_security(args.host, args.port, token, allowed_hosts(args.allowed_host))
     except InsecureBind as exc:
         _die(str(exc))
+
+
+def allowed_hosts(from_flags: Sequence[str], env: Mapping[str, str] | None = None) -> list[str]:
+    """``GEMINI_INTERACTIONS_ALLOWED_HOSTS`` (comma-separated), then every ``--allowed-host``."""
+    from server.mcp_auth import ALLOWED_HOSTS_ENV, parse_allowed_hosts
+
+    env = os.environ if env is None else env
+    return [*parse_allowed_hosts(env.get(ALLOWED_HOSTS_ENV, "")), *from_flags]
 
 
 async def _watch_signals(on_signal: Callable[[int], None]) -> None:

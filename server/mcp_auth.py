@@ -1,7 +1,9 @@
 """Who may call us over HTTP: the bearer token, the bind address rules and DNS-rebinding settings.
 
 Loopback binds keep the SDK's default Host/Origin checks; a non-loopback bind needs a token and gets an
-explicit allow-list. The token is compared in constant time and never logged.
+explicit allow-list: the bind address plus the names clients really use (``--allowed-host``,
+``GEMINI_INTERACTIONS_ALLOWED_HOSTS``), so a server in a container on 0.0.0.0 still answers
+``mcp.example.com``. The token is compared in constant time and never logged.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ if TYPE_CHECKING:
 
 #: The client id every holder of the static token shares; research jobs are scoped to it.
 TOKEN_CLIENT_ID = "token"
+#: Comma-separated extra Host values to accept (``name`` = any port, and no port behind a proxy; ``name:port``).
+ALLOWED_HOSTS_ENV = "GEMINI_INTERACTIONS_ALLOWED_HOSTS"
+# What the SDK accepts on a loopback bind when given no settings; kept when extra hosts are added to it.
+LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
 
 
 class StaticTokenVerifier:
@@ -46,6 +52,28 @@ def is_loopback(host: str) -> bool:
 def _authority(host: str, port: int) -> str:
     bare = host.strip("[]")
     return f"[{bare}]:{port}" if ":" in bare else f"{bare}:{port}"
+
+
+def parse_allowed_hosts(raw: str) -> list[str]:
+    """``"mcp.example.com, 10.0.0.5:8000"`` → the entries, trimmed, empty ones dropped."""
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _host_patterns(entry: str) -> list[str]:
+    """Host header values one allow-list entry stands for: ``name:port`` exactly; a bare ``name`` with any port
+    and with none (a reverse proxy on 80/443 forwards ``Host: name``)."""
+    entry = entry.strip().lower()
+    bracketed = entry.startswith("[")
+    has_port = entry.rsplit("]", 1)[-1].count(":") == 1 if bracketed else entry.count(":") == 1
+    if has_port or entry.endswith(":*"):
+        return [entry]
+    if not bracketed and ":" in entry:  # a bare IPv6 address
+        entry = f"[{entry}]"
+    return [entry, f"{entry}:*"]
+
+
+def _origins(hosts: list[str]) -> list[str]:
+    return [f"{scheme}://{host}" for host in hosts for scheme in ("http", "https")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +111,12 @@ def http_security(
             validate_token_resource=False,
         )
     security = None
-    if not loopback:
+    extras = [pattern for entry in extra_hosts or [] for pattern in _host_patterns(entry)]
+    if not loopback or extras:
         from mcp.server.transport_security import TransportSecuritySettings
 
-        hosts = [_authority(host, port), *(extra_hosts or [])]
+        hosts = list(dict.fromkeys([*(LOOPBACK_HOSTS if loopback else [_authority(host, port)]), *extras]))
         security = TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=hosts,
-            allowed_origins=[f"http://{h}" for h in hosts] + [f"https://{h}" for h in hosts],
+            enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=_origins(hosts)
         )
     return HttpSecurity(token_verifier=verifier, auth=auth, transport_security=security)
