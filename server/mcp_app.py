@@ -32,7 +32,7 @@ from server.core.errors import Forbidden, GeminiInteractionsError, NotFound
 from server.core.images import preview
 from server.core.settings import Settings
 from server.mcp_auth import HttpSecurity
-from server.mcp_errors import tool_errors
+from server.mcp_errors import DATABASE_FAILURE, is_database_error, tool_errors
 from server.mcp_lifespan import AppState, CoreFactory, Transport, default_core_factory, lifespan_for
 from server.mcp_results import (
     AskResult,
@@ -418,6 +418,11 @@ def build_server(
             ) from None
         except GeminiInteractionsError as exc:
             raise ResourceError(str(exc)) from None
+        except Exception as exc:
+            if not is_database_error(exc):
+                raise
+            log.error("reading %s: the job database failed", interaction_id, exc_info=exc)
+            raise ResourceError(DATABASE_FAILURE.format(tool=f"research://{interaction_id}")) from None
         return report_markdown(job, report)
 
     @server.prompt(name="competitive_intelligence", title="Competitive intelligence (Deep Research)")
