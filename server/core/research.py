@@ -92,9 +92,12 @@ class ResearchService:
     # -- public API -----------------------------------------------------------------------------------------
 
     async def start(self, prompt: str, *, agent: str | None = None, origin: Origin) -> ResearchJob:
+        from .service import check_prompt  # the one size rule for prompts (service imports this module)
+
         prompt = prompt.strip()
         if not prompt:
             raise errors.InvalidInput("The research prompt is empty: say what to research.")
+        prompt = check_prompt(prompt, what="research prompt")
         agent = agent or self._settings.research_agent
         created = await self._gateway.start_research(prompt, agent=agent)
         with interaction_context(created.interaction_id):

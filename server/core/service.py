@@ -165,7 +165,11 @@ class Core:
         return await self.gateway.ask(
             check_prompt(prompt),
             model=model or self.settings.model,
-            system_instruction=system_instruction or None,
+            system_instruction=(
+                check_prompt(system_instruction, what="system instruction")
+                if system_instruction and system_instruction.strip()
+                else None
+            ),
             tools=list(dict.fromkeys(tools)),
             response_schema=response_schema,
             attachments=attachments,

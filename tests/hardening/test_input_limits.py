@@ -1,0 +1,117 @@
+"""Explicit limits on what callers send: prompt size, attachments and images, report pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from hardening_kit import connect, make_settings, text_of
+from mcp.server import MCPServer
+
+from server.core.attachments import MAX_FILE_BYTES, MAX_FILES, MAX_TEXT_BYTES
+from server.core.service import MAX_PROMPT_CHARS
+from server.emulator import EmulatorHandle
+from server.mcp_app import build_server
+
+pytestmark = pytest.mark.anyio
+
+LIMIT_TEXT = f"the limit is {MAX_PROMPT_CHARS:,}"
+
+
+@pytest.fixture
+def server(emulator: EmulatorHandle, tmp_path: Path) -> MCPServer[Any]:
+    settings = make_settings(tmp_path / "data", emulator.url, file_roots=str(tmp_path / "files"))
+    (tmp_path / "files").mkdir()
+    return build_server(settings, transport="http")
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    return tmp_path / "files"
+
+
+async def test_every_prompt_is_bounded(server: MCPServer[Any]) -> None:
+    at_limit = "p" * MAX_PROMPT_CHARS
+    over = at_limit + "!"
+    async with connect(server) as client:
+        first = await client.call_tool("ask", {"prompt": "hi"})
+        iid = first.structured_content["interaction_id"]
+        over_limit = {
+            "ask": await client.call_tool("ask", {"prompt": over}),
+            "continue_thread": await client.call_tool(
+                "continue_thread", {"interaction_id": iid, "prompt": over}
+            ),
+            "generate_image": await client.call_tool("generate_image", {"prompt": over}),
+            "start_research": await client.call_tool("start_research", {"prompt": over}),
+            "system_instruction": await client.call_tool("ask", {"prompt": "hi", "system_instruction": over}),
+        }
+        accepted = await client.call_tool("ask", {"prompt": at_limit})
+        research = await client.call_tool("start_research", {"prompt": at_limit[:-30] + "[emulator:stuck]"})
+        await client.call_tool(
+            "cancel_research", {"interaction_id": research.structured_content["interaction_id"]}
+        )
+    for door, result in over_limit.items():
+        assert result.is_error and LIMIT_TEXT in text_of(result), (door, text_of(result)[:300])
+        assert "Attach long material as a file" in text_of(result), door
+    assert not accepted.is_error and not research.is_error, text_of(research)
+
+
+def _sparse(path: Path, size: int, head: bytes) -> Path:
+    with path.open("wb") as out:
+        out.write(head)
+        out.truncate(size)
+    return path
+
+
+async def test_attachments_are_bounded_in_count_size_and_total(server: MCPServer[Any], files: Path) -> None:
+    png = b"\x89PNG\r\n\x1a\n"
+    big_image = _sparse(files / "huge.png", MAX_FILE_BYTES + 1, png)
+    halves = [_sparse(files / f"half-{n}.pdf", MAX_FILE_BYTES // 2 + 1024, b"%PDF-1.4\n") for n in (1, 2)]
+    long_text = files / "long.txt"
+    long_text.write_text("x" * (MAX_TEXT_BYTES + 1))
+    small = files / "note.txt"
+    small.write_text("hello")
+    async with connect(server) as client:
+
+        async def attach(paths: list[Path]) -> Any:
+            return await client.call_tool("ask", {"prompt": "Look", "attachments": [str(p) for p in paths]})
+
+        image = await attach([big_image])
+        total = await attach(halves)
+        text = await attach([long_text])
+        count = await attach([small] * (MAX_FILES + 1))
+        fine = await attach([small] * MAX_FILES)
+    assert image.is_error and "limit is 14 MiB per file" in text_of(image)
+    assert total.is_error and "limit is 14 MiB per message" in text_of(total)
+    assert text.is_error and f"limit for text files is {MAX_TEXT_BYTES:,} bytes" in text_of(text)
+    assert count.is_error and "attachments" in text_of(count) and "10" in text_of(count)
+    assert not fine.is_error, text_of(fine)
+
+
+async def test_report_pages_are_bounded(server: MCPServer[Any]) -> None:
+    async with connect(server) as client:
+        started = await client.call_tool(
+            "start_research",
+            {"prompt": "Long report [emulator:research_seconds=0.2] [emulator:report_chars=60000]"},
+        )
+        iid = started.structured_content["interaction_id"]
+        with anyio.fail_after(30):
+            while True:
+                status = await client.call_tool("research_status", {"interaction_id": iid})
+                if status.structured_content["status"] != "in_progress":
+                    break
+                await anyio.sleep(0.05)
+        default = status.structured_content
+        too_small = await client.call_tool("research_status", {"interaction_id": iid, "max_chars": 499})
+        too_big = await client.call_tool("research_status", {"interaction_id": iid, "max_chars": 50_001})
+        widest = await client.call_tool("research_status", {"interaction_id": iid, "max_chars": 50_000})
+        past_end = await client.call_tool("research_status", {"interaction_id": iid, "offset": 10**9})
+    assert default["total_chars"] > 50_000
+    assert len(default["report"]) == 8000 and default["next_offset"] == 8000
+    assert "call again with offset 8000" in default["hint"]
+    for refused, field in ((too_small, "max_chars"), (too_big, "max_chars")):
+        assert refused.is_error and field in text_of(refused) and "validation error" in text_of(refused)
+    assert len(widest.structured_content["report"]) == 50_000
+    assert past_end.is_error and "past the end of the report" in text_of(past_end)
