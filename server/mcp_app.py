@@ -256,6 +256,11 @@ def build_server(
         """Follow up on an earlier interaction: Gemini remembers that conversation. Works from any earlier
         interaction id: an answer (ask/continue_thread), an image (generate_image) or a finished research job.
         Gemini keeps interactions 55 days on a paid key, 1 day on the free tier."""
+        if not interaction_id.strip():  # blank would silently start a new conversation
+            raise ToolError(
+                "interaction_id is empty: pass the interaction_id that ask, generate_image or start_research "
+                "returned, or use ask to start a new conversation."
+            )
         return await answer(
             ctx,
             "continue_thread",

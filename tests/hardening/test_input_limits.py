@@ -1,4 +1,4 @@
-"""Explicit limits on what callers send: prompt size, attachments and images, report pages."""
+"""Explicit limits on what callers send: prompt size, attachments and images, report pages; blank ids."""
 
 from __future__ import annotations
 
@@ -115,3 +115,16 @@ async def test_report_pages_are_bounded(server: MCPServer[Any]) -> None:
         assert refused.is_error and field in text_of(refused) and "validation error" in text_of(refused)
     assert len(widest.structured_content["report"]) == 50_000
     assert past_end.is_error and "past the end of the report" in text_of(past_end)
+
+
+async def test_blank_interaction_ids_are_refused_not_ignored(server: MCPServer[Any]) -> None:
+    """A whitespace id must not silently start a new conversation or look up nothing."""
+    async with connect(server) as client:
+        follow_up = await client.call_tool(
+            "continue_thread", {"interaction_id": " \n ", "prompt": "and then?"}
+        )
+        status = await client.call_tool("research_status", {"interaction_id": "   "})
+        cancel = await client.call_tool("cancel_research", {"interaction_id": "\t"})
+    assert follow_up.is_error and "interaction_id is empty" in text_of(follow_up), text_of(follow_up)
+    for result in (status, cancel):
+        assert result.is_error and "No research run" in text_of(result), text_of(result)
