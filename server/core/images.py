@@ -30,11 +30,15 @@ def _dimensions(data: bytes) -> tuple[int, int]:
         return img.size
 
 
+def safe_stem(text: str, limit: int = 80) -> str:
+    """``text`` made safe as a file name: letters, digits, ``-`` and ``_`` only (so never a path), cut to ``limit``."""
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)[:limit]
+
+
 def save(image: GeneratedImage, directory: Path, stem: str) -> SavedImage:
     """Write the image under ``directory`` with a name we choose (never one taken from input)."""
     directory.mkdir(parents=True, exist_ok=True)
-    safe_stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in stem)[:80] or "image"
-    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{safe_stem}-{secrets.token_hex(3)}"
+    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{safe_stem(stem) or 'image'}-{secrets.token_hex(3)}"
     path = directory / f"{name}{_EXTENSIONS.get(image.mime_type, '.bin')}"
     tmp = path.with_suffix(path.suffix + ".part")
     tmp.write_bytes(image.data)

@@ -423,7 +423,8 @@ class ResearchService:
         ]
         if report is None:
             return None, image_paths
-        path = directory / f"{job_id}.md"
+        # The id comes from upstream: made safe as a name, it cannot place the file outside the directory.
+        path = directory / f"{images.safe_stem(job_id, limit=200) or 'report'}.md"
         tmp = path.with_suffix(".md.part")
         tmp.write_text(report, encoding="utf-8")
         tmp.replace(path)

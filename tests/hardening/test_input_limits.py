@@ -1,13 +1,16 @@
-"""Explicit limits on what callers send: prompt size, attachments and images, report pages; blank ids."""
+"""Explicit limits on what callers send (prompt size, attachments and images, report pages), and paths: nothing
+taken from input or from upstream answers can place a file outside the data dir."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 from hardening_kit import connect, make_settings, text_of
+from hostile_upstream import HOSTILE_ID, REPORT, hostile_upstream
 from mcp.server import MCPServer
 
 from server.core.attachments import MAX_FILE_BYTES, MAX_FILES, MAX_TEXT_BYTES
@@ -128,3 +131,38 @@ async def test_blank_interaction_ids_are_refused_not_ignored(server: MCPServer[A
     assert follow_up.is_error and "interaction_id is empty" in text_of(follow_up), text_of(follow_up)
     for result in (status, cancel):
         assert result.is_error and "No research run" in text_of(result), text_of(result)
+
+
+@pytest.fixture
+def hostile() -> Iterator[str]:
+    with hostile_upstream() as url:
+        yield url
+
+
+def _files_under(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+async def test_upstream_ids_cannot_place_files_outside_the_data_dir(hostile: str, tmp_path: Path) -> None:
+    """A research run whose id (from the far end) is a path climbing out of the data dir: the report and the
+    images are still written inside it, and the run still completes."""
+    data_dir = tmp_path / "deep" / "er" / "data"
+    server = build_server(make_settings(data_dir, hostile))
+    async with connect(server) as client:
+        started = await client.call_tool("start_research", {"prompt": "Climb"})
+        assert not started.is_error, text_of(started)
+        assert started.structured_content["interaction_id"] == HOSTILE_ID
+        with anyio.fail_after(30):
+            while True:
+                status = await client.call_tool("research_status", {"interaction_id": HOSTILE_ID})
+                if status.structured_content["status"] != "in_progress":
+                    break
+                await anyio.sleep(0.05)
+    assert status.structured_content["status"] == "completed", status.structured_content
+    assert status.structured_content["report"].startswith(REPORT.strip()[:10])
+    written = _files_under(tmp_path)
+    outside = {p for p in written if not p.resolve().is_relative_to(data_dir.resolve())}
+    assert not outside, outside
+    report_path = Path(status.structured_content["report_path"])
+    assert report_path.parent == (data_dir / "reports").resolve()
+    assert any(p.suffix == ".png" for p in _files_under(data_dir / "reports"))
