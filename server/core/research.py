@@ -128,8 +128,9 @@ class ResearchService:
             raise errors.GeminiInteractionsError(
                 "The research run could not be recorded (database error), so it was cancelled. Try again."
             ) from None
+        asked = anyio.current_time()
         if await self._store.claim_job(job.interaction_id, self.replica_id, self._settings.lease_seconds):
-            self._spawn(job)
+            self._spawn(job, asked)
         await self._publish("started", job.interaction_id)
         log.info("research %s started (agent %s)", job.interaction_id, agent)
         return job
@@ -212,11 +213,15 @@ class ResearchService:
                 while True:
                     await anyio.sleep(interval)
                     try:
+                        asked = anyio.current_time()
                         held = await self._store.renew_leases(self.replica_id, self._settings.lease_seconds)
                         for job_id, scope in list(self._watchers.items()):
-                            if job_id not in held:
+                            if job_id in held:
+                                scope.deadline = self._lease_end(asked)
+                            else:
                                 log.warning("lease on %s was lost; another replica watches it now", job_id)
                                 scope.cancel()
+                        await self._watch_again(held, asked)
                         await self._claim_and_watch(steal_all=False)
                     except Exception:
                         log.exception("lease upkeep failed; retrying")
@@ -230,18 +235,41 @@ class ResearchService:
                         log.exception("releasing leases failed")
 
     async def _claim_and_watch(self, *, steal_all: bool) -> None:
+        asked = anyio.current_time()
         jobs = await self._store.claim_jobs(
             self.replica_id, self._settings.lease_seconds, steal_all=steal_all
         )
         for job in jobs:
             if job.interaction_id not in self._watchers:
                 log.info("watching research %s", job.interaction_id)
-                self._spawn(job)
+                self._spawn(job, asked)
 
-    def _spawn(self, job: ResearchJob) -> None:
+    async def _watch_again(self, held: set[str], asked: float) -> None:
+        """Watch the jobs we still hold whose watcher stopped at its lease deadline (a renewal came late)."""
+        for job_id in held - self._watchers.keys():
+            job = await self._store.get_job(job_id)
+            if job is not None and not job.terminal:
+                log.info("watching research %s again", job_id)
+                self._spawn(job, asked)
+
+    def _lease_end(self, asked: float) -> float:
+        """When a lease taken or renewed at ``asked`` (loop time) may pass to another replica if not renewed.
+
+        Never on SQLite: one process owns the file, so no other replica can take a job over.
+        """
+        if self._store.dialect == "sqlite":
+            return math.inf
+        return asked + self._settings.lease_seconds
+
+    def _spawn(self, job: ResearchJob, claimed_at: float) -> None:
+        """Watch ``job`` until its lease (taken at ``claimed_at``, loop time) runs out unless renewed.
+
+        The watcher stops by itself at the lease's end: when renewals are late (a slow or unreachable database)
+        another replica may take the job as soon as the lease expires, and two must never watch it at once.
+        """
         if self._tg is None or job.interaction_id in self._watchers:
             return
-        scope = anyio.CancelScope()
+        scope = anyio.CancelScope(deadline=self._lease_end(claimed_at))
         self._watchers[job.interaction_id] = scope
         self._tg.start_soon(self._supervise, job, scope, name=f"watch {job.interaction_id}")
 
@@ -260,6 +288,8 @@ class ResearchService:
                             "watcher of %s failed (attempt %d); restarting", job.interaction_id, attempt
                         )
                         await anyio.sleep(min(60.0, self._settings.poll_seconds * 2**attempt))
+            if scope.cancelled_caught and anyio.current_time() >= scope.deadline:
+                log.warning("stopped watching %s: its lease was not renewed in time", job.interaction_id)
         finally:
             self._watchers.pop(job.interaction_id, None)
 
