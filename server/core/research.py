@@ -9,6 +9,7 @@ finished in the store; ``finish_job`` is conditional, so listeners hear of each 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -40,6 +41,7 @@ EVENTS_CHANNEL = "gemini_research_events"
 NOT_FOUND_GRACE_SECONDS = 60.0  # a fresh id may 404 for a while (googleapis/python-genai#2985)
 PROGRESS_PUBLISH_SECONDS = 2.0
 STREAM_GIVE_UP_AFTER = 3  # consecutive stream failures before polling only
+REPORT_FETCH_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,7 @@ class ResearchService:
         self.replica_id = replica_id or default_replica_id()
         self._watchers: dict[str, anyio.CancelScope] = {}
         self._tg: TaskGroup | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # where the store lives, for read_report
 
     # -- public API -----------------------------------------------------------------------------------------
 
@@ -174,13 +177,26 @@ class ResearchService:
         return [j for j in jobs if j.origin.owner == viewer.owner][:limit]
 
     def read_report(self, job: ResearchJob) -> str:
-        if not job.report_path:
+        """The report: this replica's copy in the data dir, else the database's (another replica finished it).
+
+        Blocking: call it in a worker thread. Called on the event loop, it reads the file only.
+        """
+        if job.report_path:
+            try:
+                return Path(job.report_path).read_text(encoding="utf-8")
+            except OSError:
+                pass
+        if not job.terminal or self._loop is None:
             return ""
         try:
-            return Path(job.report_path).read_text(encoding="utf-8")
-        except OSError:
-            log.warning("report file of %s is missing: %s", job.interaction_id, job.report_path)
-            return ""
+            asyncio.get_running_loop()
+        except RuntimeError:  # a worker thread, as it should be: ask the store on the loop
+            stored = asyncio.run_coroutine_threadsafe(self._store.get_report(job.interaction_id), self._loop)
+            return stored.result(REPORT_FETCH_SECONDS) or ""
+        log.warning(
+            "report of %s is not in this data dir, and was asked for on the event loop", job.interaction_id
+        )
+        return ""
 
     @asynccontextmanager
     async def events(self) -> AsyncIterator[AsyncIterator[JobEvent]]:
@@ -203,6 +219,7 @@ class ResearchService:
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Resume every unfinished job we can claim, then keep leases fresh and pick up orphans."""
+        self._loop = asyncio.get_running_loop()
         async with anyio.create_task_group() as tg:
             self._tg = tg
             steal = self._store.dialect == "sqlite"  # one process owns a SQLite file: take everything back
