@@ -8,6 +8,7 @@ idempotent reads themselves.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -156,22 +157,39 @@ class Gateway:
         event arrives within ``read_timeout``.
         """
         api = self._interactions()
+        # The raw SSE lines, parsed here: the SDK builds a pydantic model class per event (about 2 ms each),
+        # which makes a thousand watched streams CPU-bound. Errors still arrive as the SDK's exceptions.
         try:
-            stream = await api.get(
+            async with api.with_streaming_response.get(
                 interaction_id, stream=True, last_event_id=last_event_id, timeout=read_timeout
-            )
-        except Exception as exc:
-            raise translate(exc) from None
-        try:
-            async with stream:
-                async for event in stream:
-                    update = to_update(event)
+            ) as response:
+                async for data in _sse_data(response.iter_lines()):
+                    update = to_update(data)
                     if update is not None:
                         yield update
         except errors.GeminiInteractionsError:
             raise
         except Exception as exc:
             raise translate(exc) from None
+
+
+async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
+    """The JSON payloads of an SSE stream; text outside ``data:`` lines (the 10-minute cut) is ignored."""
+    buffer: list[str] = []
+    async for line in lines:
+        if line.startswith("data:"):
+            buffer.append(line[5:].removeprefix(" "))
+        elif not line and buffer:
+            data, buffer = "\n".join(buffer), []
+            if data == "[DONE]":
+                return
+            try:
+                payload = json.loads(data)
+            except ValueError:
+                log.warning("skipping an unreadable stream event")
+                continue
+            if isinstance(payload, dict):
+                yield payload
 
 
 def _connection_limits() -> Any:
@@ -298,10 +316,10 @@ def translate(exc: BaseException, *, continuing: bool = False, research: bool = 
         return exc
     from google.genai import _interactions as gi
 
-    if isinstance(exc, gi.APITimeoutError):
+    if isinstance(exc, gi.APITimeoutError) or _is_transport(exc, "TimeoutException"):
         hint = " For long work use start_research, which runs in the background." if not research else ""
         return errors.UpstreamTimeout(f"Gemini did not answer in time.{hint} Try again in a moment.")
-    if isinstance(exc, gi.APIConnectionError):
+    if isinstance(exc, gi.APIConnectionError) or _is_transport(exc, "TransportError"):
         return errors.UpstreamUnavailable(
             "Could not reach the Gemini API (connection failed). Check the network or GOOGLE_GEMINI_BASE_URL, "
             "then try again."
@@ -314,6 +332,11 @@ def translate(exc: BaseException, *, continuing: bool = False, research: bool = 
         return errors.InvalidInput(f"The request was not valid: {exc}")
     log.exception("unexpected error from the Gemini SDK", exc_info=exc)
     return errors.UpstreamError("Unexpected failure talking to Gemini; see the server log. Try again.")
+
+
+def _is_transport(exc: BaseException, name: str) -> bool:
+    """An httpx/httpx2 error raised while reading a streamed body (the SDK wraps only the request)."""
+    return any(cls.__name__ == name and cls.__module__.startswith("httpx") for cls in type(exc).__mro__)
 
 
 def _message(exc: Any) -> str:
