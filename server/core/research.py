@@ -382,7 +382,8 @@ class ResearchService:
                 if update.kind == "completed" or (
                     update.kind == "status" and update.status in TERMINAL_STATUSES
                 ):
-                    await self._save_progress(job_id, state, force=True)
+                    if state.progress != state.saved_progress:  # the event id alone no longer matters
+                        await self._save_progress(job_id, state, force=True)
                     return "completed"
                 if update.kind == "error":
                     log.warning("stream of %s reported an error: %s", job_id, update.text)
