@@ -82,6 +82,35 @@ async def http_client(url: str, token: str, mode: str = "auto") -> AsyncIterator
             yield client
 
 
+async def other_tasks() -> set[Any]:
+    """The tasks of the running loop except the caller (e.g. a portal's own, to leave alone when draining)."""
+    import asyncio
+
+    return {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
+
+
+async def drain_stray_tasks(keep: set[Any] | frozenset[Any] = frozenset(), timeout: float = 5.0) -> list[str]:
+    """Let tasks that libraries leave behind outside any task group finish before the event loop closes.
+
+    Closing a Core while research watchers are in a query leaves SQLAlchemy's aiosqlite "graceful close" tasks
+    behind; cancelled at loop shutdown, one can wait forever in aiosqlite's ``close()`` (the CLI exits through
+    ``_settle_stray_tasks`` for the same reason). Waits, then cancels twice what is left (``keep`` excepted);
+    returns the names of those it had to cancel.
+    """
+    import asyncio
+
+    strays = await other_tasks() - set(keep)
+    if not strays:
+        return []
+    _done, pending = await asyncio.wait(strays, timeout=timeout)
+    for _attempt in range(2):
+        for task in pending:
+            task.cancel()
+        if pending:
+            _done, pending = await asyncio.wait(pending, timeout=1.0)
+    return sorted(task.get_name() for task in pending)
+
+
 # -- the servers as subprocesses ------------------------------------------------------------------------------
 
 
