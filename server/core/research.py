@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 EVENTS_CHANNEL = "gemini_research_events"
 NOT_FOUND_GRACE_SECONDS = 60.0  # a fresh id may 404 for a while (googleapis/python-genai#2985)
 PROGRESS_PUBLISH_SECONDS = 2.0
+RESUME_POINT_SECONDS = 30.0
 STREAM_GIVE_UP_AFTER = 3  # consecutive stream failures before polling only
 REPORT_FETCH_SECONDS = 30.0
 
@@ -400,11 +401,16 @@ class ResearchService:
 
     async def _save_progress(self, job_id: str, state: _Progress, *, force: bool = False) -> None:
         now = anyio.current_time()
-        dirty = state.last_event_id != state.saved_event_id or state.progress != state.saved_progress
-        if not dirty or (not force and now - state.saved_at < PROGRESS_PUBLISH_SECONDS):
-            return
-        fields: dict[str, object] = {"last_event_id": state.last_event_id}
         progress_changed = state.progress != state.saved_progress
+        if force:
+            if not progress_changed and state.last_event_id == state.saved_event_id:
+                return
+        elif progress_changed:
+            if now - state.saved_at < PROGRESS_PUBLISH_SECONDS:
+                return
+        elif state.last_event_id == state.saved_event_id or now - state.saved_at < RESUME_POINT_SECONDS:
+            return  # the resume point alone is checkpointed rarely: a store write per event would not scale
+        fields: dict[str, object] = {"last_event_id": state.last_event_id}
         if progress_changed:
             fields["progress"] = state.progress
         await self._store.update_job(job_id, **fields)
