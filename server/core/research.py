@@ -344,12 +344,13 @@ class ResearchService:
                 if (_now() - created).total_seconds() < NOT_FOUND_GRACE_SECONDS:
                     await anyio.sleep(settings.poll_seconds)
                     continue
-                await self._store.finish_job(
+                if await self._store.finish_job(
                     job_id,
                     "failed",
                     error="Gemini no longer knows this interaction (404); it may have expired.",
-                )
-                await self._publish("finished", job_id)
+                ):
+                    log.info("research %s finished: failed (Gemini answers 404 for it)", job_id)
+                    await self._publish("finished", job_id)
                 return
             except errors.UpstreamError as exc:
                 poll_failures += 1
@@ -431,6 +432,7 @@ class ResearchService:
             error=f"Gave up after {minutes:g} minutes without a result; the run was cancelled upstream. "
             "Try a narrower topic.",
         ):
+            log.info("research %s finished: timed_out", job_id)
             await self._publish("finished", job_id)
 
     async def _finalize(

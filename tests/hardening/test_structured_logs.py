@@ -230,3 +230,36 @@ def test_emulator_notice_is_a_json_record_in_json_mode(tmp_path: Path) -> None:
     records = json_lines(errlog.read_text())
     notice = [r for r in records if "EMULATOR MODE" in r["message"]]
     assert notice and notice[0]["level"] == "WARNING", records
+
+
+@pytest.mark.anyio
+async def test_every_way_a_run_ends_is_logged_once_with_its_id(
+    captured: io.StringIO, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Completed, cancelled and timed out: one "finished" line each, carrying the run's id."""
+    logs.configure_logging("INFO", "json", stream=captured)
+    settings = make_settings(tmp_path / "data", emulator.url, research_deadline_seconds=2.0)
+    mcp = Origin("mcp")
+    async with Core.running(settings) as core:
+        await core.ready()
+        done = await core.research.start("Solar [emulator:research_seconds=0.3]", origin=mcp)
+        stuck = await core.research.start("Dust [emulator:stuck]", origin=mcp)
+        dropped = await core.research.start("Wind [emulator:stuck]", origin=mcp)
+        await core.research.cancel(dropped.interaction_id, viewer=mcp)
+        with anyio.fail_after(30):
+            while True:
+                jobs = [await core.research.get(j.interaction_id, viewer=mcp) for j in (done, stuck)]
+                if all(job.terminal for job in jobs):
+                    break
+                await anyio.sleep(0.05)
+    assert [job.status for job in jobs] == ["completed", "timed_out"]
+    finished = [
+        r
+        for r in json_lines(captured.getvalue())
+        if r["logger"] == "server.core.research" and " finished: " in r["message"]
+    ]
+    by_id = {r["interaction_id"]: r["message"] for r in finished}
+    assert len(finished) == 3 == len(by_id), finished
+    assert by_id[done.interaction_id].endswith("finished: completed")
+    assert by_id[stuck.interaction_id].endswith("finished: timed_out")
+    assert by_id[dropped.interaction_id].endswith("finished: cancelled")
