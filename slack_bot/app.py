@@ -58,6 +58,17 @@ def build_client(config: SlackConfig) -> AsyncWebClient:
     )
 
 
+def build_delivery_client(config: SlackConfig) -> AsyncWebClient:
+    """The client that posts reports: it retries a failed connection, but never waits out a 429 or a 5xx
+    inside a call (a delivery attempt must end before its claim does; delivery.py retries it later)."""
+    return AsyncWebClient(
+        token=config.bot_token,
+        base_url=normalise_api_url(config.api_url),
+        timeout=CLIENT_TIMEOUT_SECONDS,
+        retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
+    )
+
+
 def bolt_app(
     client: AsyncWebClient, config: SlackConfig, authorize: Callable[[], Awaitable[AuthorizeResult]]
 ) -> AsyncApp:

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from server.core.domain import Origin
 from server.core.errors import ConfigurationError, GeminiInteractionsError
 
-from .app import bolt_app
+from .app import bolt_app, build_delivery_client
 from .config import SlackConfig
 from .delivery import ReportDelivery
 from .home import HomeTab
@@ -42,6 +42,7 @@ class SlackBot:
     def __init__(self, *, core: Core, client: AsyncWebClient, config: SlackConfig) -> None:
         self.core = core
         self.client = client
+        self.delivery_client = build_delivery_client(config)
         self.config = config
         self.owner = f"slack-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.tasks = TaskSupervisor()
@@ -118,7 +119,16 @@ class SlackBot:
             # One pooled session for every Web API call (slack_sdk otherwise opens a new one per call).
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.client.timeout))
             self.client.session = self._session
-        await asyncio.gather(self.core.ready(), self._warm_up_gemini_client(), self._authorize())
+        if self.delivery_client.session is None:
+            self.delivery_client.session = self.client.session
+        warm_up = asyncio.create_task(self._warm_up_gemini_client())
+        try:
+            # The store first: leaving Core.running while its store is still opening strands a driver task.
+            await self.core.ready()
+            await self._authorize()
+            await warm_up
+        finally:
+            warm_up.cancel()
         self.tasks.supervise(lambda: watch_job_events(self), name="research event watcher")
         self.tasks.supervise(self._sweep_forever, name="report delivery sweep")
 
@@ -152,7 +162,7 @@ class SlackBot:
         await self.tasks.shutdown(grace_seconds)
         if self._session is not None:
             await self._session.close()
-            self.client.session = None
+            self.client.session = self.delivery_client.session = None
             self._session = None
 
     @asynccontextmanager

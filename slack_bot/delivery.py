@@ -3,7 +3,7 @@
 A delivery is a fixed list of parts: part 0 is the summary message, part 1 the report as a ``.md`` file, then
 any charts the run drew. For each delivery:
 
-1. ``claim_delivery`` in the store (atomic; only one worker in any replica gets it);
+1. ``claim_delivery`` in the store (atomic; only one worker in any replica gets it, for ``lease_seconds``);
 2. before the first post, record that posting began (``progress["attempt"]``);
 3. post each part not yet recorded, and record its ts / file id right after (``save_delivery_progress``);
 4. ``complete_delivery``.
@@ -11,9 +11,15 @@ any charts the run drew. For each delivery:
 A crash between a post and its record leaves a claim that expires. The next worker sees that posting had begun
 and, before posting anything, reads the thread once (``conversations.replies`` with metadata, only on this
 recovery path) for parts already there: each message part carries ``metadata`` with the interaction id and
-part number, and each file part has a name unique to the run. Failures on Slack's side (5xx, 429 after the
-client's own retries, connection errors) are retried with exponential backoff up to ``MAX_ATTEMPTS``, then
-recorded as failed for good (``fail_delivery(final=True)``) and logged.
+part number, and each file part has a name unique to the run.
+
+An attempt never outlives its claim: the store cannot extend a claim, so each attempt stops (cancelling the
+call in flight) a safety margin before the claim expires, and the next attempt resumes from what was
+recorded (a cancelled call that did reach Slack is found by the recovery read). Otherwise a worker held up by
+Slack (a 429's ``Retry-After``) would post after another worker had taken the delivery over. For the same
+reason Slack's 429 and 5xx answers are not retried inside a call: the attempt ends, and the delivery is
+retried after ``Retry-After`` or an exponential backoff. Attempts that post nothing new count toward
+``MAX_ATTEMPTS``; then the delivery is failed for good (``fail_delivery(final=True)``) and logged.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,8 +52,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 6
-RETRY_BASE_SECONDS = 2.0
+MAX_ATTEMPTS = 6  # attempts in a row that post nothing new
+CLAIM_MARGIN = 0.25  # of the lease: an attempt stops this long before its claim expires
+CLAIM_MARGIN_MIN_SECONDS = 0.1
 RETRY_MAX_SECONDS = 300.0
 SWEEP_BATCH = 50
 REPLIES_PAGES = 10
@@ -91,6 +99,22 @@ def parse_destination(destination: str) -> tuple[str, str, str] | None:
     return team_id, channel_id, thread_ts
 
 
+@dataclass(slots=True)
+class Attempt:
+    """What one attempt knows and did: the delivery's progress record, and how many parts it posted."""
+
+    progress: dict[str, Any]
+    posted_now: int = 0
+
+    @property
+    def posted(self) -> dict[str, str]:
+        return self.progress.setdefault("posted", {})  # type: ignore[no-any-return]
+
+
+class ClaimRanOut(Exception):
+    """The attempt stopped because its claim on the delivery was about to expire."""
+
+
 class ReportDelivery:
     def __init__(self, bot: SlackBot) -> None:
         self._bot = bot
@@ -130,50 +154,68 @@ class ReportDelivery:
             return False
         self._inflight.add(key)
         try:
-            store = self._bot.store
-            lease = self._bot.core.settings.lease_seconds
-            claim = await store.claim_delivery(job_id, destination, self._bot.owner, lease)
-            if claim is None:
-                return False
-            self._retry_at.pop(key, None)
-            job = await store.get_job(job_id)
-            if job is None:
-                await store.fail_delivery(job_id, destination, "the job is gone from the store", final=True)
-                return False
-            await self._bot.started_messages.refresh(job_id)
-            where = parse_destination(destination)
-            if job.status == "completed" and where:
-                # Replies in the thread now continue from the research run itself.
-                await store.set_thread(*where, job.interaction_id)
-            try:
-                await self._post_parts(job, claim)
-            except Exception as exc:
-                await self._failed(claim, exc)
-                return False
-            await store.complete_delivery(job_id, destination)
-            log.info("report of %s delivered to %s", job_id, destination)
-            return True
+            return await self._deliver(job_id, destination)
         finally:
             self._inflight.discard(key)
 
-    async def _failed(self, claim: Delivery, exc: Exception) -> None:
-        error = _describe(exc)
-        attempts = claim.attempts + 1
-        final = _permanent(exc) or attempts >= MAX_ATTEMPTS
-        await self._bot.store.fail_delivery(claim.job_id, claim.destination, error, final=final)
-        if final:
-            log.error(
-                "giving up on delivering %s to %s after %d attempt(s): %s",
-                claim.job_id,
-                claim.destination,
-                attempts,
-                error,
+    async def _deliver(self, job_id: str, destination: str) -> bool:
+        store = self._bot.store
+        lease = self._bot.core.settings.lease_seconds
+        claim = await store.claim_delivery(job_id, destination, self._bot.owner, lease)
+        if claim is None:
+            return False
+        self._retry_at.pop((job_id, destination), None)
+        job = await store.get_job(job_id)
+        where = parse_destination(destination)
+        if job is None or where is None:
+            await store.fail_delivery(
+                job_id, destination, "not a Slack thread, or the job is gone", final=True
             )
+            return False
+        if job.status == "completed":
+            # Replies in the thread now continue from the research run itself.
+            await store.set_thread(*where, job.interaction_id)
+        self._bot.spawn(self._bot.started_messages.refresh(job_id), name=f"final edit {job_id}")
+        attempt = Attempt(progress=dict(claim.progress))
+        window = asyncio.timeout(self._window(claim, lease))
+        try:
+            async with window:
+                await self._post_parts(job, where[1], where[2], claim, attempt)
+        except Exception as exc:
+            ran_out = isinstance(exc, TimeoutError) and window.expired()
+            await self._failed(
+                claim, attempt, ClaimRanOut("the claim ran out while posting") if ran_out else exc
+            )
+            return False
+        await store.complete_delivery(job_id, destination)
+        log.info("report of %s delivered to %s", job_id, destination)
+        return True
+
+    @staticmethod
+    def _window(claim: Delivery, lease: float) -> float:
+        """Seconds this attempt may run: until the claim expires, less a margin for clock skew and the record."""
+        remaining = lease
+        if claim.claim_expires_at is not None:
+            remaining = (claim.claim_expires_at - datetime.now(UTC)).total_seconds()
+        return max(0.05, remaining - max(CLAIM_MARGIN_MIN_SECONDS, CLAIM_MARGIN * lease))
+
+    async def _failed(self, claim: Delivery, attempt: Attempt, exc: Exception) -> None:
+        store = self._bot.store
+        error = _describe(exc)
+        stalled = int(attempt.progress.get("stalled") or 0) + (0 if attempt.posted_now else 1)
+        final = _permanent(exc) or stalled >= MAX_ATTEMPTS
+        attempt.progress["stalled"] = stalled
+        await store.save_delivery_progress(claim.job_id, claim.destination, attempt.progress)
+        await store.fail_delivery(claim.job_id, claim.destination, error, final=final)
+        if final:
+            log.error("giving up on delivering %s to %s: %s", claim.job_id, claim.destination, error)
             return
-        delay = min(RETRY_MAX_SECONDS, self._bot.config.retry_base_seconds * 2 ** (attempts - 1))
-        log.warning(
-            "delivering %s failed (attempt %d: %s); retrying in %.1f s", claim.job_id, attempts, error, delay
-        )
+        if attempt.posted_now and isinstance(exc, ClaimRanOut):
+            delay = 0.0  # it was getting on: carry on at once with a fresh claim
+        else:
+            backoff = self._bot.config.retry_base_seconds * 2 ** (stalled - 1)
+            delay = min(RETRY_MAX_SECONDS, max(backoff, _retry_after(exc)))
+        log.warning("delivering %s failed (%s); retrying in %.1f s", claim.job_id, error, delay)
         self._retry_at[(claim.job_id, claim.destination)] = time.monotonic() + delay
         self.schedule(claim.job_id, claim.destination, delay)
 
@@ -201,19 +243,15 @@ class ReportDelivery:
             parts.append(Part(1 + n, filename=name, data=data, title=f"Chart {n}: {topic}"))
         return parts
 
-    async def _post_parts(self, job: ResearchJob, claim: Delivery) -> None:
-        where = parse_destination(claim.destination)
-        if where is None:
-            raise ValueError(f"not a Slack destination: {claim.destination}")
-        _, channel, thread_ts = where
+    async def _post_parts(
+        self, job: ResearchJob, channel: str, thread_ts: str, claim: Delivery, attempt: Attempt
+    ) -> None:
         store = self._bot.store
-        progress: dict[str, Any] = dict(claim.progress)
-        posted: dict[str, str] = dict(progress.get("posted") or {})
         parts = await asyncio.to_thread(self._parts, job)
-        missing = [p for p in parts if str(p.number) not in posted]
-        if not missing:
+        posted = attempt.posted
+        if all(str(p.number) in posted for p in parts):
             return
-        if progress.get("attempt"):
+        if attempt.progress.get("attempt"):
             # An earlier attempt began posting: what it posted but did not record is in the thread.
             found = await self._already_posted(job.interaction_id, channel, thread_ts, parts)
             recovered = {k: v for k, v in found.items() if k not in posted}
@@ -224,24 +262,23 @@ class ReportDelivery:
                     job.interaction_id,
                 )
             posted.update(recovered)
-        progress["attempt"] = int(progress.get("attempt") or 0) + 1
-        progress["posted"] = posted
-        await store.save_delivery_progress(claim.job_id, claim.destination, progress)
+        attempt.progress["attempt"] = int(attempt.progress.get("attempt") or 0) + 1
+        await store.save_delivery_progress(claim.job_id, claim.destination, attempt.progress)
         for part in parts:
             if str(part.number) in posted:
                 continue
             posted[str(part.number)] = await self._post(job, part, channel, thread_ts)
+            attempt.posted_now += 1
             if self._bot.config.crash_after_post:
                 log.critical(
                     "test hook: exiting right after posting part %d of %s", part.number, job.interaction_id
                 )
                 os._exit(CRASH_EXIT_CODE)
-            progress["posted"] = posted
-            await store.save_delivery_progress(claim.job_id, claim.destination, progress)
+            await store.save_delivery_progress(claim.job_id, claim.destination, attempt.progress)
 
     async def _post(self, job: ResearchJob, part: Part, channel: str, thread_ts: str) -> str:
         """Post one part; return its message ts or file id."""
-        client = self._bot.client
+        client = self._bot.delivery_client
         if not part.is_file:
             response = await client.chat_postMessage(
                 channel=channel,
@@ -269,7 +306,7 @@ class ReportDelivery:
         found: dict[str, str] = {}
         cursor: str | None = None
         for _ in range(REPLIES_PAGES):
-            response = await self._bot.client.conversations_replies(
+            response = await self._bot.delivery_client.conversations_replies(
                 channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor
             )
             for message in response.get("messages") or []:
@@ -288,10 +325,6 @@ class ReportDelivery:
             cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 break
-        if found:
-            log.warning(
-                "recovered already-posted parts %s of %s from the thread", sorted(found), interaction_id
-            )
         return found
 
 
@@ -299,6 +332,15 @@ def _slack_error(exc: Exception) -> str | None:
     if isinstance(exc, SlackApiError):
         return str(exc.response.get("error") or exc.response.status_code)
     return None
+
+
+def _retry_after(exc: Exception) -> float:
+    if isinstance(exc, SlackApiError):
+        try:
+            return float(exc.response.headers.get("Retry-After", 0))
+        except (TypeError, ValueError):
+            return 0.0
+    return 0.0
 
 
 def _permanent(exc: Exception) -> bool:

@@ -3,14 +3,19 @@ status, cancel, who may see what, the App Home tab, and delivery that survives S
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 
 import anyio
 import pytest
-from slack_testkit import SignedSlack, eventually, mention, slack_config
+from slack_testkit import SignedSlack, eventually, make_settings, mention, slack_config
 
 from server.core.domain import Origin
 from server.core.research import slack_destination
+from server.core.service import Core
+from server.emulator import EmulatorHandle
+from slack_bot.app import build_client, create_app
 from slack_bot.bot import SlackBot
 from slack_bot.render import CANCEL_ACTION, MARKDOWN_BUDGET, REPORT_EVENT_TYPE, TEXT_LIMIT, report_metadata
 from tests.fakes.slack_api import Call, FakeSlack
@@ -284,3 +289,41 @@ async def test_resuming_a_delivery_finds_parts_already_in_the_thread(
         assert replies.args["ts"] == thread_ts and replies.args["include_all_metadata"] in ("1", "true", True)
         assert len(slack.calls_to("chat.postMessage", where=_is_report_summary)) == 1
         assert len(slack.calls_to("files.completeUploadExternal")) == 1
+
+
+async def test_a_delivery_held_up_by_slack_is_not_posted_twice_by_another_replica(
+    slack: FakeSlack, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Two bots on one store: the one that claims the delivery is told to wait longer than its claim lasts."""
+    settings = make_settings(tmp_path / "data", emulator.url, lease_seconds=1.0)
+    config = slack_config(slack)
+    async with Core.running(settings) as core:
+        first = create_app(build_client(config), core, config)
+        second = create_app(build_client(config), core, config)
+        async with first.running(), second.running():
+            parent = await first.client.chat_postMessage(
+                channel="C1", text="<@U1> started research: slow Slack"
+            )
+            thread_ts = str(parent["ts"])
+            slack.fail("files.getUploadURLExternal", status=429, retry_after="3")
+            origin = Origin(
+                source="slack",
+                owner="U1",
+                team_id="T1",
+                channel_id="C1",
+                thread_ts=thread_ts,
+                message_ts=thread_ts,
+            )
+            job = await core.research.start("slow Slack [emulator:research_seconds=0.2]", origin=origin)
+            await slack.wait_for("files.completeUploadExternal", 1, timeout=20)
+            destination = slack_destination(origin)
+            assert destination
+
+            async def done() -> bool:
+                delivery = await core.store.get_delivery(job.interaction_id, destination)
+                return delivery is not None and delivery.state == "done"
+
+            await eventually(done, timeout=10, what="delivery done")
+            await asyncio.sleep(4.0)  # past the Retry-After: whoever was told to wait has woken up
+    assert len(slack.calls_to("chat.postMessage", where=_is_report_summary)) == 1
+    assert len(slack.calls_to("files.completeUploadExternal")) == 1
