@@ -208,6 +208,10 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
 def json_lines(text: str) -> list[dict[str, Any]]:
     """Every line of a JSON-lines log, parsed; fails on the first line that is not a JSON object."""
     records = []
