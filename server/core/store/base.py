@@ -1,8 +1,12 @@
-"""What every part of the store shares: the engine and which engine it is."""
+"""What every part of the store shares: the engine, which engine it is, and how to hold a connection."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..domain import TERMINAL_STATUSES
 from .engine import Dialect
@@ -22,3 +26,21 @@ class StoreBase:
     @property
     def engine(self) -> AsyncEngine:
         return self._engine
+
+    # Every use of a connection is shielded from cancellation: a statement cut short by a cancelled task
+    # leaves the driver's connection half-closed (aiosqlite's close task then never finishes, and the event
+    # loop cannot shut down). Statements are short; the caller sees its cancellation right after.
+
+    @asynccontextmanager
+    async def _begin(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a transaction, committed on success."""
+        with anyio.CancelScope(shield=True):
+            async with self._engine.begin() as conn:
+                yield conn
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads."""
+        with anyio.CancelScope(shield=True):
+            async with self._engine.connect() as conn:
+                yield conn

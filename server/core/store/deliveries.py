@@ -79,11 +79,11 @@ class DeliveriesMixin(StoreBase):
             )
             .on_conflict_do_nothing(index_elements=["job_id", "destination"])
         )
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(stmt)
 
     async def get_delivery(self, job_id: str, destination: str) -> Delivery | None:
-        async with self._engine.connect() as conn:
+        async with self._connect() as conn:
             row = (await conn.execute(select(deliveries).where(_one(job_id, destination)))).first()
         return _to_delivery(row) if row else None
 
@@ -103,12 +103,12 @@ class DeliveriesMixin(StoreBase):
             )
             .returning(*deliveries.c)
         )
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             row = (await conn.execute(stmt)).first()
         return _to_delivery(row) if row else None
 
     async def _set(self, job_id: str, destination: str, **values: Any) -> None:
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(
                 update(deliveries).where(_one(job_id, destination)).values(**values, updated_at=utcnow())
             )
@@ -140,5 +140,5 @@ class DeliveriesMixin(StoreBase):
             .order_by(deliveries.c.created_at, deliveries.c.job_id, deliveries.c.destination)
             .limit(limit)
         )
-        async with self._engine.connect() as conn:
+        async with self._connect() as conn:
             return [_to_delivery(row) for row in await conn.execute(query)]

@@ -97,7 +97,7 @@ class JobsMixin(StoreBase):
             "error": job.error,
         }
         try:
-            async with self._engine.begin() as conn:
+            async with self._begin() as conn:
                 await conn.execute(insert(jobs).values(**values))
         except IntegrityError as exc:
             raise ConflictError(
@@ -105,7 +105,7 @@ class JobsMixin(StoreBase):
             ) from exc
 
     async def get_job(self, interaction_id: str) -> ResearchJob | None:
-        async with self._engine.connect() as conn:
+        async with self._connect() as conn:
             row = (await conn.execute(select(jobs).where(jobs.c.interaction_id == interaction_id))).first()
         return _to_job(row) if row else None
 
@@ -131,7 +131,7 @@ class JobsMixin(StoreBase):
         elif status is not None:
             query = query.where(jobs.c.status.in_(list(status)))
         query = query.order_by(jobs.c.created_at.desc(), jobs.c.interaction_id.desc()).limit(limit)
-        async with self._engine.connect() as conn:
+        async with self._connect() as conn:
             return [_to_job(row) for row in await conn.execute(query)]
 
     async def update_job(self, interaction_id: str, **fields: Any) -> ResearchJob:
@@ -147,7 +147,7 @@ class JobsMixin(StoreBase):
             .values(**fields, updated_at=utcnow())
             .returning(*jobs.c)
         )
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             row = (await conn.execute(stmt)).first()
         if row is None:
             raise ResearchNotFound(f"No research job {interaction_id!r} is stored here; check the id.")
@@ -189,7 +189,7 @@ class JobsMixin(StoreBase):
             .values(**values)
             .returning(jobs.c.interaction_id)
         )
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             if (await conn.execute(stmt)).first() is None:
                 return False
             if report is not None:
@@ -201,12 +201,12 @@ class JobsMixin(StoreBase):
     async def get_report(self, interaction_id: str) -> str | None:
         """The stored markdown report of a finished job, or None."""
         query = select(reports.c.markdown).where(reports.c.job_id == interaction_id)
-        async with self._engine.connect() as conn:
+        async with self._connect() as conn:
             return (await conn.execute(query)).scalar_one_or_none()
 
     async def unfinished_jobs(self) -> list[ResearchJob]:
         query = select(jobs).where(_unfinished()).order_by(jobs.c.created_at, jobs.c.interaction_id)
-        async with self._engine.connect() as conn:
+        async with self._connect() as conn:
             return [_to_job(row) for row in await conn.execute(query)]
 
     # -- leases ---------------------------------------------------------------------------------------------
@@ -232,7 +232,7 @@ class JobsMixin(StoreBase):
             .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
             .returning(*jobs.c)
         )
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             claimed = [_to_job(row) for row in await conn.execute(stmt)]
         claimed.sort(key=lambda job: (job.created_at or now, job.interaction_id))
         return claimed
@@ -250,7 +250,7 @@ class JobsMixin(StoreBase):
             .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
             .returning(jobs.c.interaction_id)
         )
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             return (await conn.execute(stmt)).first() is not None
 
     async def renew_leases(self, owner: str, lease_seconds: float) -> set[str]:
@@ -261,7 +261,7 @@ class JobsMixin(StoreBase):
             .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
             .returning(jobs.c.interaction_id)
         )
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             return set((await conn.execute(stmt)).scalars())
 
     async def release_leases(self, owner: str, ids: Iterable[str] | None = None) -> None:
@@ -272,5 +272,5 @@ class JobsMixin(StoreBase):
             if not wanted:
                 return
             stmt = stmt.where(jobs.c.interaction_id.in_(wanted))
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(stmt.values(lease_owner=None, lease_expires_at=None))

@@ -211,7 +211,7 @@ class NotifyMixin(StoreBase):
         if self._pg_listener is None:
             self._hub.publish(channel, payload)
             return
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(select(func.pg_notify(channel, payload)))
 
     @contextlib.asynccontextmanager

@@ -19,7 +19,7 @@ class SlackMixin(StoreBase):
             slack_threads.c.channel_id == channel_id,
             slack_threads.c.thread_ts == thread_ts,
         )
-        async with self._engine.connect() as conn:
+        async with self._connect() as conn:
             return (await conn.execute(query)).scalar_one_or_none()
 
     async def set_thread(self, team_id: str, channel_id: str, thread_ts: str, interaction_id: str) -> None:
@@ -35,7 +35,7 @@ class SlackMixin(StoreBase):
             index_elements=["team_id", "channel_id", "thread_ts"],
             set_={"interaction_id": interaction_id, "updated_at": now},
         )
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(stmt)
 
     async def first_seen(self, key: str) -> bool:
@@ -46,12 +46,12 @@ class SlackMixin(StoreBase):
             .on_conflict_do_nothing(index_elements=["key"])
             .returning(seen_events.c.key)
         )
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             return (await conn.execute(stmt)).first() is not None
 
     async def prune_seen(self, older_than_seconds: float) -> int:
         """Forget keys recorded more than ``older_than_seconds`` ago; return how many."""
         cutoff = utcnow() - timedelta(seconds=older_than_seconds)
-        async with self._engine.begin() as conn:
+        async with self._begin() as conn:
             result = await conn.execute(delete(seen_events).where(seen_events.c.created_at < cutoff))
         return result.rowcount or 0
