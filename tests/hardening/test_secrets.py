@@ -360,13 +360,6 @@ def _revoked_start_up(env: dict[str, str], log: Path) -> str:
     return log.read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="slack_bot/cli.py main(): after auth.test says invalid_auth, anyio.run never returns: asyncio's final "
-    "cancellation waits forever on SQLAlchemy's aiosqlite _terminate_graceful_close task (the MCP CLI avoids this "
-    "with _settle_stray_tasks), so the promised one-line error is never printed. Reported; remove this mark once "
-    "fixed.",
-)
 def test_a_revoked_slack_token_ends_the_bot_with_one_clear_line(
     fake_slack: tuple[BlockingPortal, FakeSlack], emulator: EmulatorHandle, tmp_path: Path
 ) -> None:

@@ -54,13 +54,6 @@ def check_exactly_once(slack: FakeSlack, job_ids: list[str]) -> None:
         raise DuplicateDelivery(f"(summaries, files) posted per thread, where not (1, 1): {again}")
 
 
-@pytest.mark.xfail(
-    raises=DuplicateDelivery,
-    strict=False,
-    reason="slack_bot/delivery.py holds a delivery claim for lease_seconds without renewing it: a delivery "
-    "that takes longer (here 1 s on a loaded machine; in production a Slack 429 retry) is claimed and posted "
-    "again by another replica",
-)
 async def test_fifty_jobs_on_three_replicas_survive_a_kill_9(
     slack: FakeSlack, emulator: EmulatorHandle, pg_url: str, tmp_path: Path
 ) -> None:
@@ -269,12 +262,6 @@ async def test_slack_retries_on_two_replicas_answer_once_and_threads_continue_an
     assert "1 earlier turn" in reply and "My name is Ada" in reply
 
 
-@pytest.mark.xfail(
-    raises=DuplicateDelivery,
-    strict=True,
-    reason="slack_bot/delivery.py does not renew its delivery claim while it posts: when Slack makes it wait "
-    "longer than the claim (lease_seconds), another replica claims the delivery and posts the file again",
-)
 async def test_a_delivery_slower_than_its_claim_is_not_posted_twice(
     slack: FakeSlack, emulator: EmulatorHandle, pg_url: str, tmp_path: Path
 ) -> None:
