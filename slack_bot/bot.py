@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from server.core.domain import Origin
-from server.core.errors import ConfigurationError, GeminiInteractionsError
+from server.core.errors import ConfigurationError
 
 from .app import bolt_app, build_delivery_client
 from .config import SlackConfig
@@ -121,7 +121,7 @@ class SlackBot:
             self.client.session = self._session
         if self.delivery_client.session is None:
             self.delivery_client.session = self.client.session
-        warm_up = asyncio.create_task(self._warm_up_gemini_client())
+        warm_up = asyncio.create_task(self.core.warm_up())  # ~2 s of imports, off the loop
         try:
             # The store first: leaving Core.running while its store is still opening strands a driver task.
             await self.core.ready()
@@ -131,22 +131,6 @@ class SlackBot:
             warm_up.cancel()
         self.tasks.supervise(lambda: watch_job_events(self), name="research event watcher")
         self.tasks.supervise(self._sweep_forever, name="report delivery sweep")
-
-    async def _warm_up_gemini_client(self) -> None:
-        """Build the core's Gemini client in a worker thread before serving.
-
-        The gateway builds it lazily on first use, on the event loop: importing google-genai and its
-        interactions resource takes about 2 s, during which no ack could be sent. Built here, the first
-        question costs what any other does. (The core has no public warm-up hook yet; this uses the gateway's
-        builder, and does nothing if it is not there.)
-        """
-        build = getattr(getattr(self.core, "gateway", None), "_interactions", None)
-        if build is None:
-            return
-        try:
-            await asyncio.to_thread(build)
-        except GeminiInteractionsError as exc:
-            log.warning("Gemini is not usable yet: %s", exc)
 
     async def _sweep_forever(self) -> None:
         """Deliver whatever is due now (after a restart: everything missed), then look again periodically."""

@@ -34,6 +34,10 @@ class Gateway:
         self._replica_id = replica_id
         self._client: genai.Client | None = None
 
+    def prepare(self) -> None:
+        """Build the SDK client now (it imports google-genai): blocking, so run it in a worker thread."""
+        self._interactions()
+
     def _interactions(self) -> Any:
         if self._client is None:
             key = self._settings.resolved_api_key()

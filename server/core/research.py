@@ -143,8 +143,8 @@ class ResearchService:
         job = await self._store.get_job(interaction_id.strip())
         if job is None or not can_view(job, viewer):
             raise errors.ResearchNotFound(
-                f"No research run {interaction_id!r} is known here. Check the id (list_research shows yours), "
-                "or start one with start_research."
+                f"No research run {interaction_id!r} is known here. Check the id (your runs are listed by "
+                "list_research in MCP, /gemini status in Slack), or start a new one."
             )
         return job
 

@@ -149,6 +149,17 @@ class Core:
             with anyio.CancelScope(shield=True):
                 await store.close()
 
+    async def warm_up(self) -> None:
+        """Build the Gemini client off the event loop (importing google-genai takes a second or two).
+
+        The gateway builds it lazily on first use; a server that must answer quickly (Slack's 3 s ack) calls
+        this at start-up. A missing key is not an error here: the first call reports it.
+        """
+        try:
+            await anyio.to_thread.run_sync(self.gateway.prepare)
+        except errors.ConfigurationError as exc:
+            log.warning("Gemini is not usable yet: %s", exc)
+
     # -- foreground calls -------------------------------------------------------------------------------
 
     async def ask(
