@@ -4,9 +4,10 @@ environment, and the fault switches reset around each test."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from hardening_kit import drain_stray_tasks, other_tasks
 
 from server.emulator import EmulatorConfig, EmulatorHandle, Faults, run_emulator_in_thread
 from tests.pg import pg_server, pg_url  # noqa: F401  (re-exported: the PostgreSQL fixtures)
@@ -46,3 +47,12 @@ def faults(emulator: EmulatorHandle) -> Iterator[Faults]:
     emulator.faults.clear()
     yield emulator.faults
     emulator.faults.clear()
+
+
+@pytest.fixture
+async def drained() -> AsyncIterator[None]:
+    """For async tests whose Core closes with watchers in a query: let the stray SQLAlchemy close tasks finish
+    before the test's event loop closes (cancelled at loop shutdown, one can hang it)."""
+    keep = await other_tasks()
+    yield
+    await drain_stray_tasks(keep)

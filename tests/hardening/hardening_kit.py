@@ -90,25 +90,30 @@ async def other_tasks() -> set[Any]:
 
 
 async def drain_stray_tasks(keep: set[Any] | frozenset[Any] = frozenset(), timeout: float = 5.0) -> list[str]:
-    """Let tasks that libraries leave behind outside any task group finish before the event loop closes.
+    """Let SQLAlchemy's connection-closing tasks finish before the event loop closes.
 
-    Closing a Core while research watchers are in a query leaves SQLAlchemy's aiosqlite "graceful close" tasks
-    behind; cancelled at loop shutdown, one can wait forever in aiosqlite's ``close()`` (the CLI exits through
-    ``_settle_stray_tasks`` for the same reason). Waits, then cancels twice what is left (``keep`` excepted);
-    returns the names of those it had to cancel.
+    Closing a Core while research watchers are in a query leaves SQLAlchemy's aiosqlite ``_terminate_graceful_close``
+    tasks behind, outside any task group; cancelled at loop shutdown, one can wait forever in aiosqlite's
+    ``close()`` and hang the loop (the CLI exits through ``_settle_stray_tasks`` for the same reason). Waits for
+    them, then cancels (twice) those still pending; ``keep`` are never touched. Returns the names cancelled.
     """
     import asyncio
 
-    strays = await other_tasks() - set(keep)
+    strays = {
+        task
+        for task in await other_tasks() - set(keep)
+        if "_terminate_graceful_close" in getattr(task.get_coro(), "__qualname__", "")
+    }
     if not strays:
         return []
     _done, pending = await asyncio.wait(strays, timeout=timeout)
+    cancelled = sorted(task.get_name() for task in pending)
     for _attempt in range(2):
         for task in pending:
             task.cancel()
         if pending:
             _done, pending = await asyncio.wait(pending, timeout=1.0)
-    return sorted(task.get_name() for task in pending)
+    return cancelled
 
 
 # -- the servers as subprocesses ------------------------------------------------------------------------------

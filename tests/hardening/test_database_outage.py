@@ -15,7 +15,7 @@ from server.emulator import EmulatorHandle, Faults
 from server.mcp_app import build_server
 from tests.pg import PostgresServer
 
-pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres, pytest.mark.usefixtures("drained")]
 
 
 def _outage(pg: PostgresServer, database: str, *, on: bool) -> None:

@@ -18,7 +18,7 @@ from server.core.service import MAX_PROMPT_CHARS
 from server.emulator import EmulatorHandle
 from server.mcp_app import build_server
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("drained")]
 
 LIMIT_TEXT = f"the limit is {MAX_PROMPT_CHARS:,}"
 

@@ -128,6 +128,7 @@ def test_a_bad_log_format_stops_the_mcp_server_with_one_line(tmp_path: Path) -> 
 
 
 @pytest.mark.anyio
+@pytest.mark.usefixtures("drained")
 async def test_research_log_lines_carry_the_interaction_id_in_process(
     captured: io.StringIO, emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
@@ -233,6 +234,7 @@ def test_emulator_notice_is_a_json_record_in_json_mode(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
+@pytest.mark.usefixtures("drained")
 async def test_every_way_a_run_ends_is_logged_once_with_its_id(
     captured: io.StringIO, emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
