@@ -193,7 +193,9 @@ async def _json(request: Awaitable[Any]) -> dict[str, Any]:
     except ValueError:
         data = None
     if not isinstance(data, dict):
-        raise errors.UpstreamError("Gemini returned a response we could not read (not a JSON object).")
+        raise errors.UpstreamError(
+            "Gemini returned a response we could not read (not a JSON object). Try again in a moment."
+        )
     return data
 
 
@@ -351,7 +353,9 @@ def translate(exc: BaseException, *, continuing: bool = False, research: bool = 
     if isinstance(exc, gi.APIStatusError):
         return _from_status(exc, continuing=continuing, research=research)
     if isinstance(exc, gi.APIError):
-        return errors.UpstreamError(f"Gemini returned a response we could not read: {_message(exc)}")
+        return errors.UpstreamError(
+            f"Gemini returned a response we could not read: {_message(exc).rstrip('.')}. Try again in a moment."
+        )
     if isinstance(exc, (ValueError, TypeError)):
         return errors.InvalidInput(f"The request was not valid: {exc}")
     log.exception("unexpected error from the Gemini SDK", exc_info=exc)
