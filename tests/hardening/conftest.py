@@ -51,8 +51,8 @@ def faults(emulator: EmulatorHandle) -> Iterator[Faults]:
 
 @pytest.fixture
 async def drained() -> AsyncIterator[None]:
-    """For async tests whose Core closes with watchers in a query: let the stray SQLAlchemy close tasks finish
-    before the test's event loop closes (cancelled at loop shutdown, one can hang it)."""
+    """For async tests whose Core closes with watchers in a query: let any SQLAlchemy close task left behind
+    finish before the test's event loop closes (see hardening_kit.drain_stray_tasks)."""
     keep = await other_tasks()
     yield
     await drain_stray_tasks(keep)

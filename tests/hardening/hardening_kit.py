@@ -92,10 +92,11 @@ async def other_tasks() -> set[Any]:
 async def drain_stray_tasks(keep: set[Any] | frozenset[Any] = frozenset(), timeout: float = 5.0) -> list[str]:
     """Let SQLAlchemy's connection-closing tasks finish before the event loop closes.
 
-    Closing a Core while research watchers are in a query leaves SQLAlchemy's aiosqlite ``_terminate_graceful_close``
-    tasks behind, outside any task group; cancelled at loop shutdown, one can wait forever in aiosqlite's
-    ``close()`` and hang the loop (the CLI exits through ``_settle_stray_tasks`` for the same reason). Waits for
-    them, then cancels (twice) those still pending; ``keep`` are never touched. Returns the names cancelled.
+    A statement cut short by cancellation used to leave SQLAlchemy's aiosqlite ``_terminate_graceful_close`` task
+    behind, outside any task group; cancelled at loop shutdown, it could wait forever and hang the loop (a whole
+    run hung here). The store now shields connection use from cancellation (9048ad3); this stays as a cheap guard
+    so a regression fails a test instead of hanging the suite. Waits for such tasks, then cancels (twice) those
+    still pending; ``keep`` are never touched. Returns the names it had to cancel.
     """
     import asyncio
 
