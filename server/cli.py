@@ -36,17 +36,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("server.cli")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-EMULATOR_API_KEY = "emulator-key-not-a-secret"
 HTTP_SHUTDOWN_GRACE_SECONDS = 5
 STRAY_TASK_GRACE_SECONDS = 3.0
-
-EMULATOR_NOTICE = """\
-==================================================================================
-EMULATOR MODE: answers are fake, no Gemini calls are made and no API key is used.
-The local Interactions API emulator runs inside this process at {url}
-Jobs, images and reports go to {data_dir}
-Drop --emulator and set GEMINI_API_KEY to use the real Gemini API.
-=================================================================================="""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -106,37 +97,28 @@ def _die(message: str, code: int = 2) -> NoReturn:
 
 
 def _load_settings(**overrides: Any) -> Settings:
-    from pydantic import ValidationError
-
-    from server.core.settings import Settings
+    from server.core.errors import ConfigurationError
+    from server.core.settings import load_settings
 
     try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        _die(f"invalid configuration ({problems}). Fix the GEMINI_INTERACTIONS_* environment variables.")
+        return load_settings(**overrides)
+    except ConfigurationError as exc:
+        _die(str(exc))
 
 
 @contextlib.contextmanager
 def _emulator(settings: Settings) -> Iterator[Settings]:
-    """Run the emulator on a free loopback port for the life of the server; settings that point at it."""
-    from server.emulator import EmulatorConfig, run_emulator_in_thread
+    """The emulator in this process for the life of the server, and settings that point at it."""
+    from server.core.errors import ConfigurationError
+    from server.emulator.embedded import embedded_emulator
 
-    try:
-        handle = run_emulator_in_thread(EmulatorConfig(), host="127.0.0.1", port=0)
-    except (OSError, RuntimeError) as exc:
-        _die(f"the emulator could not start ({exc}).", code=1)
-    try:
-        overrides: dict[str, Any] = {"base_url": handle.url, "api_key": EMULATOR_API_KEY}
-        if "data_dir" not in settings.model_fields_set:  # GEMINI_INTERACTIONS_DATA_DIR is not set
-            overrides["data_dir"] = settings.data_dir / "emulator"  # fake jobs never mix with real ones
-        emulated = _load_settings(**overrides)
-        _say(EMULATOR_NOTICE.format(url=handle.url, data_dir=emulated.data_dir))
+    with contextlib.ExitStack() as stack:
+        try:
+            emulated, notice = stack.enter_context(embedded_emulator(settings))
+        except (OSError, RuntimeError, ConfigurationError) as exc:
+            _die(f"the emulator could not start ({exc}).", code=1)
+        _say(notice)
         yield emulated
-    finally:
-        handle.stop()
 
 
 def _http_security(args: argparse.Namespace, settings: Settings) -> HttpSecurity:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,3 +74,20 @@ class Settings(BaseSettings):
     @property
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (plus ``overrides``); a ConfigurationError that names what is wrong."""
+    from pydantic import ValidationError
+
+    from .errors import ConfigurationError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigurationError(
+            f"invalid configuration ({problems}). Fix the GEMINI_INTERACTIONS_* environment variables."
+        ) from None
