@@ -33,15 +33,6 @@ log = logging.getLogger("slack_bot.cli")
 
 PROG = "gemini-interactions-slack"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-CHATTY_LOGGERS = (
-    "httpx",
-    "httpx2",
-    "httpcore",
-    "httpcore2",
-    "google_genai",
-    "aiosqlite",
-    "sqlalchemy.engine",
-)
 HTTP_SHUTDOWN_GRACE_SECONDS = 5
 
 
@@ -63,17 +54,6 @@ def _parser() -> argparse.ArgumentParser:
         "--log-level", choices=LOG_LEVELS, default="INFO", help="stderr log level (default INFO)"
     )
     return parser
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    quiet = max(logging.WARNING, logging.getLevelName(level))
-    for name in CHATTY_LOGGERS:
-        logging.getLogger(name).setLevel(quiet)
 
 
 def configuration_error(exc: BaseException) -> ConfigurationError | None:
@@ -218,7 +198,12 @@ async def run(config: SlackConfig, settings: Settings, *, host: str, port: int) 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    configure_logging(args.log_level)
+    from server.core.logs import configure_logging
+
+    try:
+        configure_logging(args.log_level)  # text or JSON (GEMINI_INTERACTIONS_LOG_FORMAT), secrets redacted
+    except ValueError as exc:
+        _die(str(exc))
     try:
         config = SlackConfig.from_env()
     except ConfigurationError as exc:
