@@ -16,7 +16,7 @@ import math
 import os
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +43,11 @@ PROGRESS_PUBLISH_SECONDS = 2.0
 RESUME_POINT_SECONDS = 30.0
 STREAM_GIVE_UP_AFTER = 3  # consecutive stream failures before polling only
 REPORT_FETCH_SECONDS = 30.0
+# A watcher stops this share of the lease before the lease ends: on a loaded machine the timer fires late and
+# closing the stream takes a moment, and another replica may take the job the instant the lease expires.
+LEASE_MARGIN = 0.2
+LEASE_RENEWALS = 4  # renewals per lease period
+LEASE_LOOKS = 3  # looks per lease period for jobs whose lease expired (their replica died)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +123,8 @@ class ResearchService:
             created_at=_now(),
         )
         try:
-            await self._store.create_job(job)
             destination = slack_destination(origin)
-            if destination:
-                await self._store.add_delivery(job.interaction_id, destination)
+            await self._store.create_job(job, destinations=[destination] if destination else [])
         except Exception:
             log.exception("recording research job %s failed; cancelling it upstream", job.interaction_id)
             with anyio.CancelScope(shield=True):
@@ -227,22 +230,10 @@ class ResearchService:
             await self._claim_and_watch(steal_all=steal)
             task_status.started()
             try:
-                interval = max(0.2, self._settings.lease_seconds / 3)
-                while True:
-                    await anyio.sleep(interval)
-                    try:
-                        asked = anyio.current_time()
-                        held = await self._store.renew_leases(self.replica_id, self._settings.lease_seconds)
-                        for job_id, scope in list(self._watchers.items()):
-                            if job_id in held:
-                                scope.deadline = self._lease_end(asked)
-                            else:
-                                log.warning("lease on %s was lost; another replica watches it now", job_id)
-                                scope.cancel()
-                        await self._watch_again(held, asked)
-                        await self._claim_and_watch(steal_all=False)
-                    except Exception:
-                        log.exception("lease upkeep failed; retrying")
+                # Renewals keep their own steady beat: looking for orphans (a bigger query) must not delay them,
+                # or watchers would stop at their deadline while their lease is merely late.
+                tg.start_soon(self._every, LEASE_RENEWALS, self._renew, name="renew leases")
+                await self._every(LEASE_LOOKS, self._claim_and_watch)
             finally:
                 self._tg = None
                 tg.cancel_scope.cancel()
@@ -252,7 +243,30 @@ class ResearchService:
                     except Exception:
                         log.exception("releasing leases failed")
 
-    async def _claim_and_watch(self, *, steal_all: bool) -> None:
+    async def _every(self, per_lease: int, step: Callable[[], Awaitable[None]]) -> None:
+        """Run ``step`` ``per_lease`` times per lease period, on a fixed beat (a slow step delays only itself)."""
+        interval = max(0.2, self._settings.lease_seconds / per_lease)
+        due = anyio.current_time()
+        while True:
+            due = max(due + interval, anyio.current_time())
+            await anyio.sleep_until(due)
+            try:
+                await step()
+            except Exception:
+                log.exception("lease upkeep (%s) failed; retrying", getattr(step, "__name__", step))
+
+    async def _renew(self) -> None:
+        asked = anyio.current_time()
+        held = await self._store.renew_leases(self.replica_id, self._settings.lease_seconds)
+        for job_id, scope in list(self._watchers.items()):
+            if job_id in held:
+                scope.deadline = self._lease_end(asked)
+            else:
+                log.warning("lease on %s was lost; another replica watches it now", job_id)
+                scope.cancel()
+        await self._watch_again(held, asked)
+
+    async def _claim_and_watch(self, *, steal_all: bool = False) -> None:
         asked = anyio.current_time()
         jobs = await self._store.claim_jobs(
             self.replica_id, self._settings.lease_seconds, steal_all=steal_all
@@ -271,13 +285,14 @@ class ResearchService:
                 self._spawn(job, asked)
 
     def _lease_end(self, asked: float) -> float:
-        """When a lease taken or renewed at ``asked`` (loop time) may pass to another replica if not renewed.
+        """When a watcher whose lease was taken or renewed at ``asked`` (loop time) must stop if not renewed:
+        a margin before the lease may pass to another replica.
 
         Never on SQLite: one process owns the file, so no other replica can take a job over.
         """
         if self._store.dialect == "sqlite":
             return math.inf
-        return asked + self._settings.lease_seconds
+        return asked + self._settings.lease_seconds * (1 - LEASE_MARGIN)
 
     def _spawn(self, job: ResearchJob, claimed_at: float) -> None:
         """Watch ``job`` until its lease (taken at ``claimed_at``, loop time) runs out unless renewed.
@@ -475,7 +490,8 @@ class ResearchService:
         directory = self._settings.reports_dir
         directory.mkdir(parents=True, exist_ok=True)
         image_paths = [
-            str(images.save(image, directory, f"{job_id}-{n}").path) for n, image in enumerate(answer.images, 1)
+            str(images.save(image, directory, f"{job_id}-{n}").path)
+            for n, image in enumerate(answer.images, 1)
         ]
         if report is None:
             return None, image_paths

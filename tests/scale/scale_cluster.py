@@ -38,7 +38,7 @@ from test_restart import BotProcess, bot_process  # noqa: E402
 from test_restart import _env as slack_bot_env  # noqa: E402
 
 from server.core.store import Store  # noqa: E402
-from server.core.store.schema import jobs  # noqa: E402
+from server.core.store.schema import deliveries, jobs  # noqa: E402
 from server.emulator import EmulatorHandle, UpstreamRequest  # noqa: E402
 from slack_bot.render import REPORT_EVENT_TYPE  # noqa: E402
 from tests.fakes.slack_api import Call, FakeSlack  # noqa: E402
@@ -205,6 +205,65 @@ class Cluster:
             if time.monotonic() > deadline:
                 raise AssertionError(f"after {timeout}s, not yet {what or check}: {leases}")
             await asyncio.sleep(0.1)
+
+    async def deliveries(self) -> dict[str, tuple[str, int, str | None, dict[str, object]]]:
+        """job id -> (state, attempts, last error, progress) of its delivery."""
+        query = select(
+            deliveries.c.job_id,
+            deliveries.c.state,
+            deliveries.c.attempts,
+            deliveries.c.last_error,
+            deliveries.c.progress,
+        )
+        async with self._store().engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {row[0]: (row[1], row[2], row[3], dict(row[4] or {})) for row in rows}
+
+    async def wait_for_reports(self, count: int, *, timeout: float) -> None:
+        """Wait (bounded) until ``count`` threads have their report; on timeout, say where each undelivered one is."""
+        try:
+            await self.slack.wait_until(
+                lambda: len(report_posts(self.slack)) >= count and len(report_files(self.slack)) >= count,
+                timeout=timeout,
+                what=f"a report in each of {count} threads",
+            )
+        except AssertionError as exc:
+            waiting = {k: v for k, v in (await self.deliveries()).items() if v[0] != "done"}
+            posts, files = report_posts(self.slack), report_files(self.slack)
+            missing = {
+                ts: (
+                    posts[ts],
+                    files[ts],
+                    [
+                        (c.method, c.status, str(c.response)[:80])
+                        for c in self.slack.calls
+                        if c.args.get("thread_ts") == ts or c.args.get("ts") == ts
+                    ],
+                )
+                for ts in research_threads(self.slack)
+                if not (posts[ts] and files[ts])
+            }
+            async with self._store().engine.connect() as conn:
+                rows = (await conn.execute(select(deliveries))).all()
+            related = [
+                dict(r._mapping) for r in rows if any(ts in r._mapping["destination"] for ts in missing)
+            ]
+            waiting = {  # type: ignore[dict-item]
+                "deliveries": waiting,
+                "threads without a report": missing,
+                "their deliveries": related,
+                "counts": (len(research_threads(self.slack)), len(posts), len(files), len(rows)),
+                "reported jobs": [j for j, n in reported_jobs(self.slack).items() if n != 1],
+            }
+            lines = [
+                line
+                for replica in self.replicas
+                for line in replica.bot.lines
+                if "deliver" in line or "Traceback" in line or "ERROR" in line
+            ]
+            raise AssertionError(
+                f"{exc}; not done: {waiting}; replica logs:\n" + "\n".join(lines[-80:])
+            ) from None
 
     async def wait_for_jobs(self, count: int, *, timeout: float, terminal: bool = False) -> dict[str, Lease]:
         """Wait (bounded) until ``count`` jobs are stored (``terminal``: and have all ended)."""

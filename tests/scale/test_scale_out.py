@@ -74,11 +74,7 @@ async def test_fifty_jobs_on_three_replicas_survive_a_kill_9(
 
         final = await cluster.wait_for_jobs(JOBS, timeout=45, terminal=True)
         assert Counter(v.status for v in final.values()) == {"completed": JOBS}
-        await slack.wait_until(
-            lambda: len(report_posts(slack)) >= JOBS and len(report_files(slack)) >= JOBS,
-            timeout=60,  # 30 s was missed once with three other suites on the same two cores
-            what="a report in every thread",
-        )
+        await cluster.wait_for_reports(JOBS, timeout=60)
         await asyncio.sleep(SETTLE_SECONDS)
         for replica in replicas:
             if replica is not victim:

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from server.core.errors import ConflictError
 from server.core.store import Delivery, Store
 
 from .helpers import make_job, race
@@ -32,6 +33,17 @@ async def test_add_is_idempotent_and_waits_for_the_job_to_finish(store: Store) -
     assert await store.claim_delivery("int-1", DEST, "w1", 60) is None
     await store.finish_job("int-1", "completed")
     assert [(d.job_id, d.destination) for d in await store.due_deliveries()] == [("int-1", DEST)]
+
+
+async def test_a_job_and_its_deliveries_are_stored_together(store: Store) -> None:
+    """One transaction: a crash between the two inserts would leave a job whose report nobody delivers."""
+    other = "slack:T1:C2:1700000000.000200"
+    await store.create_job(make_job("int-1"), destinations=[DEST])
+    stored = await store.get_delivery("int-1", DEST)
+    assert stored is not None and stored.state == "pending"
+    with pytest.raises(ConflictError):
+        await store.create_job(make_job("int-1"), destinations=[other])
+    assert await store.get_delivery("int-1", other) is None  # rolled back with the failed job insert
 
 
 async def test_claim_exactly_once_under_concurrency(

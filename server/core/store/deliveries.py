@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Row, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, Executable, Row, and_, exists, or_, select, update
 
 from .base import TERMINAL, StoreBase
 from .engine import insert_for, utcnow
@@ -62,25 +62,28 @@ def _one(job_id: str, destination: str) -> ColumnElement[bool]:
     return and_(deliveries.c.job_id == job_id, deliveries.c.destination == destination)
 
 
+def new_delivery(dialect: str, job_id: str, destination: str, now: datetime) -> Executable:
+    """The insert of a pending delivery; a no-op if it is already recorded."""
+    return (
+        insert_for(dialect, deliveries)
+        .values(
+            job_id=job_id,
+            destination=destination,
+            state="pending",
+            attempts=0,
+            progress={},
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["job_id", "destination"])
+    )
+
+
 class DeliveriesMixin(StoreBase):
     async def add_delivery(self, job_id: str, destination: str) -> None:
         """Record that ``job_id``'s report goes to ``destination``; a no-op if already recorded."""
-        now = utcnow()
-        stmt = (
-            insert_for(self._dialect, deliveries)
-            .values(
-                job_id=job_id,
-                destination=destination,
-                state="pending",
-                attempts=0,
-                progress={},
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["job_id", "destination"])
-        )
         async with self._begin() as conn:
-            await conn.execute(stmt)
+            await conn.execute(new_delivery(self._dialect, job_id, destination, utcnow()))
 
     async def get_delivery(self, job_id: str, destination: str) -> Delivery | None:
         async with self._connect() as conn:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from ..domain import TERMINAL_STATUSES, Origin, ResearchJob
 from ..errors import ConflictError, ResearchNotFound
 from .base import TERMINAL, StoreBase
+from .deliveries import new_delivery
 from .engine import skip_locked, utcnow
 from .schema import jobs, reports
 
@@ -72,8 +73,9 @@ def _lease_free(now: datetime) -> ColumnElement[bool]:
 
 
 class JobsMixin(StoreBase):
-    async def create_job(self, job: ResearchJob) -> None:
-        """Insert a new job. Raises ``ConflictError`` if a job with this interaction id exists."""
+    async def create_job(self, job: ResearchJob, *, destinations: Iterable[str] = ()) -> None:
+        """Insert a new job and the deliveries of its report, in one transaction: a crash cannot leave a job
+        that nobody would deliver. Raises ``ConflictError`` if a job with this interaction id exists."""
         now = utcnow()
         origin = job.origin
         values = {
@@ -99,6 +101,8 @@ class JobsMixin(StoreBase):
         try:
             async with self._begin() as conn:
                 await conn.execute(insert(jobs).values(**values))
+                for destination in destinations:
+                    await conn.execute(new_delivery(self._dialect, job.interaction_id, destination, now))
         except IntegrityError as exc:
             raise ConflictError(
                 f"A research job with id {job.interaction_id!r} is already stored; use its status instead."
