@@ -68,12 +68,15 @@ async def run_jobs(url: str, jobs: int, research_seconds: float) -> dict:
         started = time.monotonic()
         async with Core.running(settings) as core:
             await core.ready()
-            semaphore = asyncio.Semaphore(50)  # creates in flight at once, as a busy front door would send them
+            semaphore = asyncio.Semaphore(
+                50
+            )  # creates in flight at once, as a busy front door would send them
 
             async def start(n: int) -> str:
                 async with semaphore:
                     job = await core.research.start(
-                        f"Topic {n} [emulator:research_seconds={research_seconds}]", origin=Origin(source="mcp")
+                        f"Topic {n} [emulator:research_seconds={research_seconds}]",
+                        origin=Origin(source="mcp"),
                     )
                     return job.interaction_id
 
@@ -83,7 +86,9 @@ async def run_jobs(url: str, jobs: int, research_seconds: float) -> dict:
                 listed = await core.store.list_jobs(limit=jobs + 10)
                 if sum(1 for j in listed if j.terminal) >= jobs:
                     break
-                await asyncio.sleep(1.0)  # listing a thousand rows is work: do not let the probe skew the figures
+                await asyncio.sleep(
+                    1.0
+                )  # listing a thousand rows is work: do not let the probe skew the figures
             finished = {j.interaction_id: j for j in await core.store.list_jobs(limit=jobs + 10)}
         wall = time.monotonic() - started
 
@@ -122,7 +127,9 @@ def child(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--jobs", type=int, action="append", help="job counts (default: 1, 100, 1000)")
     parser.add_argument("--research-seconds", type=float, default=None, help="emulated job length")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -142,12 +149,16 @@ def main() -> None:
     try:
         wait_healthy(url, time.monotonic() + 30)
         for jobs in args.jobs or [1, 100, 1000]:
-            urllib.request.urlopen(urllib.request.Request(f"{url}/_emulator/reset", method="POST"), timeout=10)
+            urllib.request.urlopen(
+                urllib.request.Request(f"{url}/_emulator/reset", method="POST"), timeout=10
+            )
             # Long enough that every job is running before the first one ends.
             seconds = args.research_seconds or (3.0 if jobs < 500 else 15.0)
             command = [sys.executable, __file__, "--child", "--url", url, "--jobs", str(jobs)]
             command += ["--research-seconds", str(seconds)]
-            subprocess.run(command, check=True, timeout=seconds + 600, env=os.environ | {"PYTHONPATH": str(ROOT)})
+            subprocess.run(
+                command, check=True, timeout=seconds + 600, env=os.environ | {"PYTHONPATH": str(ROOT)}
+            )
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
