@@ -46,6 +46,7 @@ REPORT_FETCH_SECONDS = 30.0
 # A watcher stops this share of the lease before the lease ends: on a loaded machine the timer fires late and
 # closing the stream takes a moment, and another replica may take the job the instant the lease expires.
 LEASE_MARGIN = 0.2
+FINISH_SECONDS = 30.0  # bound on marking a job finished and telling listeners (not cancellable)
 LEASE_RENEWALS = 4  # renewals per lease period
 LEASE_LOOKS = 3  # looks per lease period for jobs whose lease expired (their replica died)
 
@@ -95,6 +96,9 @@ class ResearchService:
         self._store = store
         self.replica_id = replica_id or default_replica_id()
         self._watchers: dict[str, anyio.CancelScope] = {}
+        self._finishing: set[str] = (
+            set()
+        )  # jobs being marked finished here (their leases are no longer renewed)
         self._tg: TaskGroup | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # where the store lives, for read_report
 
@@ -261,7 +265,7 @@ class ResearchService:
         for job_id, scope in list(self._watchers.items()):
             if job_id in held:
                 scope.deadline = self._lease_end(asked)
-            else:
+            elif job_id not in self._finishing:
                 log.warning("lease on %s was lost; another replica watches it now", job_id)
                 scope.cancel()
         await self._watch_again(held, asked)
@@ -478,11 +482,23 @@ class ResearchService:
         error = None
         if status != "completed":
             error = answer.error or _STATUS_HELP.get(answer.status) or _STATUS_HELP.get(status)
-        if await self._store.finish_job(
-            job_id, status, report_path=report_path, image_paths=image_paths, error=error, report=report
-        ):
-            log.info("research %s finished: %s", job_id, status)
-            await self._publish("finished", job_id)
+        # Once the job is marked finished its lease is no longer renewed: the watcher must not be cancelled
+        # between that write and the 'finished' event, or listeners would never hear of it.
+        self._finishing.add(job_id)
+        try:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(FINISH_SECONDS):
+                if await self._store.finish_job(
+                    job_id,
+                    status,
+                    report_path=report_path,
+                    image_paths=image_paths,
+                    error=error,
+                    report=report,
+                ):
+                    log.info("research %s finished: %s", job_id, status)
+                    await self._publish("finished", job_id)
+        finally:
+            self._finishing.discard(job_id)
         return True
 
     def _save_outputs(self, job_id: str, report: str | None, answer: Answer) -> tuple[str | None, list[str]]:
