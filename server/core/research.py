@@ -426,7 +426,7 @@ class ResearchService:
             if not progress_changed and state.last_event_id == state.saved_event_id:
                 return
         elif progress_changed:
-            if now - state.saved_at < PROGRESS_PUBLISH_SECONDS:
+            if now - state.published_at < PROGRESS_PUBLISH_SECONDS:
                 return
         elif state.last_event_id == state.saved_event_id or now - state.saved_at < RESUME_POINT_SECONDS:
             return  # the resume point alone is checkpointed rarely: a store write per event would not scale
@@ -436,6 +436,7 @@ class ResearchService:
         await self._store.update_job(job_id, **fields)
         state.saved_event_id, state.saved_progress, state.saved_at = state.last_event_id, state.progress, now
         if progress_changed:
+            state.published_at = now
             await self._publish("progress", job_id)
 
     async def _time_out(self, job_id: str) -> None:
@@ -549,4 +550,5 @@ class _Progress:
     progress: str | None = None
     saved_event_id: str | None = None
     saved_progress: str | None = None
-    saved_at: float = -math.inf
+    saved_at: float = -math.inf  # last write of any kind (the resume point alone is written rarely)
+    published_at: float = -math.inf  # last progress event (published at most every PROGRESS_PUBLISH_SECONDS)

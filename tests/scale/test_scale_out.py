@@ -271,3 +271,25 @@ async def test_a_delivery_slower_than_its_claim_is_not_posted_twice(
         await slack.wait_until(lambda: len(report_files(slack)) >= 1, timeout=20, what="the report file")
         await asyncio.sleep(4.0)  # the 429'd worker wakes up and goes on
     check_exactly_once(slack, [job_id])
+
+
+async def test_progress_is_shown_once_per_window_whatever_the_number_of_replicas(
+    slack: FakeSlack, emulator: EmulatorHandle, pg_url: str, tmp_path: Path
+) -> None:
+    """Every replica hears every progress event; one edit per window reaches Slack, not one per replica."""
+    env = {"GEMINI_INTERACTIONS_SLACK_PROGRESS_SECONDS": "1"}
+    async with Cluster(slack, emulator, pg_url, tmp_path, lease_seconds=2.0, **env) as cluster:
+        first, *_ = await cluster.start(3)
+        # A thought a second; the watcher publishes progress at most every 2 s: about 5 progress events.
+        await cluster.research(
+            first, "progress edits [emulator:research_seconds=10] [emulator:research_steps=9]"
+        )
+        [job_id] = await cluster.wait_for_jobs(1, timeout=30, terminal=True)
+        await cluster.wait_for_reports(1, timeout=20)
+        await asyncio.sleep(SETTLE_SECONDS)
+    [thread] = research_threads(slack)
+    edits = [c for c in slack.calls_to("chat.update") if c.args.get("ts") == thread]
+    progress = [c for c in edits if "_Latest:_" in str(c.args.get("text"))]
+    # The started edit, one per progress event (3 replicas each editing would make it about 15), the final one.
+    assert 2 <= len(progress) and len(edits) <= 9, [str(c.args.get("text"))[:100] for c in edits]
+    check_exactly_once(slack, [job_id])
