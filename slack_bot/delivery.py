@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import mimetypes
 import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
@@ -219,12 +219,19 @@ class ReportDelivery:
         self._retry_at[(claim.job_id, claim.destination)] = time.monotonic() + delay
         self.schedule(claim.job_id, claim.destination, delay)
 
-    def _parts(self, job: ResearchJob) -> list[Part]:
+    async def _parts(self, job: ResearchJob) -> list[Part]:
         """What to post, always the same for a finished job (so that parts can be matched after a crash).
 
-        Reads the report and charts from disk: call it in a worker thread.
+        The report and charts come from this replica's data dir, or from the database when another replica
+        finished the run.
         """
-        report = self._bot.core.research.read_report(job)
+        research = self._bot.core.research
+        report = await asyncio.to_thread(research.read_report, job)
+        charts = await research.report_images(job)
+        if len(charts) != len(job.image_paths):
+            log.warning(
+                "%d of the %d charts of %s were found", len(charts), len(job.image_paths), job.interaction_id
+            )
         parts = [Part(0, text=report_summary(job, report))]
         topic = truncate(" ".join(job.prompt.split()), 80)
         stem = report_file_name(job.interaction_id).removesuffix(".md")
@@ -232,22 +239,17 @@ class ReportDelivery:
             parts.append(
                 Part(1, filename=f"{stem}.md", data=report.encode("utf-8"), title=f"Report: {topic}")
             )
-        for n, image in enumerate(job.image_paths, 1):
-            path = Path(image)
-            try:
-                data = path.read_bytes()
-            except OSError:
-                log.warning("chart %s of %s cannot be read; not posting it", path, job.interaction_id)
-                continue
-            name = f"{stem}-{n}{path.suffix or '.png'}"
-            parts.append(Part(1 + n, filename=name, data=data, title=f"Chart {n}: {topic}"))
+        for n, chart in enumerate(charts, 1):
+            suffix = mimetypes.guess_extension(chart.mime_type) or ".png"
+            name = f"{stem}-{n}{suffix}"
+            parts.append(Part(1 + n, filename=name, data=chart.data, title=f"Chart {n}: {topic}"))
         return parts
 
     async def _post_parts(
         self, job: ResearchJob, channel: str, thread_ts: str, claim: Delivery, attempt: Attempt
     ) -> None:
         store = self._bot.store
-        parts = await asyncio.to_thread(self._parts, job)
+        parts = await self._parts(job)
         posted = attempt.posted
         if all(str(p.number) in posted for p in parts):
             return

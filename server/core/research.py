@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import math
+import mimetypes
 import os
 import secrets
 import socket
@@ -27,7 +28,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from . import errors, images
-from .domain import TERMINAL_STATUSES, WAITING_STATUSES, Answer, Origin, ResearchJob
+from .domain import TERMINAL_STATUSES, WAITING_STATUSES, Answer, GeneratedImage, Origin, ResearchJob
 from .logs import bind_interaction, interaction_context
 
 if TYPE_CHECKING:
@@ -205,6 +206,15 @@ class ResearchService:
             "report of %s is not in this data dir, and was asked for on the event loop", job.interaction_id
         )
         return ""
+
+    async def report_images(self, job: ResearchJob) -> list[GeneratedImage]:
+        """The report's images (charts): this replica's copies in the data dir, else the database's."""
+        if not job.image_paths:
+            return []
+        local = await anyio.to_thread.run_sync(_read_images, job.image_paths)
+        if local is not None:
+            return local
+        return await self._store.get_report_images(job.interaction_id)
 
     @asynccontextmanager
     async def events(self) -> AsyncIterator[AsyncIterator[JobEvent]]:
@@ -495,6 +505,7 @@ class ResearchService:
                     image_paths=image_paths,
                     error=error,
                     report=report,
+                    images=answer.images,
                 ):
                     log.info("research %s finished: %s", job_id, status)
                     await self._publish("finished", job_id)
@@ -524,6 +535,18 @@ class ResearchService:
             await self._store.notify(EVENTS_CHANNEL, json.dumps({"kind": kind, "id": job_id}))
         except Exception:
             log.exception("publishing %s of %s failed", kind, job_id)
+
+
+def _read_images(paths: list[str]) -> list[GeneratedImage] | None:
+    """The images at ``paths``; None when any of them is not on this machine."""
+    found = []
+    for path in paths:
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            return None
+        found.append(GeneratedImage(data=data, mime_type=mimetypes.guess_type(path)[0] or "image/png"))
+    return found
 
 
 def _report_markdown(answer: Answer) -> str | None:

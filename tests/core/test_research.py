@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 
 import anyio
 import pytest
@@ -161,3 +162,28 @@ async def test_hundred_concurrent_jobs_complete(core_for: CoreFactory, emu: Emul
                 await anyio.sleep(0.2)
     assert {j.status for j in listed} == {"completed"}
     assert {j.interaction_id for j in listed} == {j.interaction_id for j in jobs}
+
+
+async def test_another_replica_serves_the_report_and_its_charts(
+    core_for: CoreFactory, tmp_path: Path
+) -> None:
+    """Two processes on one database, each with its own data dir: B reads what A's run produced."""
+    database = f"sqlite+aiosqlite:///{tmp_path / 'shared.sqlite3'}"
+    async with core_for(data_dir=tmp_path / "a", database_url=database) as a:
+        job = await a.research.start(f"charts {FAST} [emulator:chart]", origin=MCP)
+        done = await wait_terminal(a, job.interaction_id)
+        assert done.status == "completed" and len(done.image_paths) == 1
+        charts = await a.research.report_images(done)
+        report = await anyio.to_thread.run_sync(a.research.read_report, done)
+    assert charts[0].data.startswith(b"\x89PNG") and charts[0].mime_type == "image/png"
+    for path in [done.report_path or "", *done.image_paths]:
+        assert Path(path).is_relative_to(tmp_path / "a")
+
+    async with core_for(data_dir=tmp_path / "b", database_url=database) as b:
+        seen = await b.research.get(job.interaction_id, viewer=MCP)
+        assert await b.research.report_images(seen) == charts
+        assert await anyio.to_thread.run_sync(b.research.read_report, seen) == report
+        for path in [seen.report_path or "", *seen.image_paths]:
+            await anyio.Path(path).unlink()  # as if a had run on another machine
+        assert await b.research.report_images(seen) == charts
+        assert await anyio.to_thread.run_sync(b.research.read_report, seen) == report

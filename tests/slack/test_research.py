@@ -99,6 +99,19 @@ async def test_research_from_a_mention_reports_into_that_thread(
     assert complete.args["thread_ts"] == event["ts"]
 
 
+async def test_the_charts_of_a_report_are_uploaded_after_it(signed: SignedSlack, slack: FakeSlack) -> None:
+    ts, job_id = await _start(signed, slack, "reef charts [emulator:research_seconds=0.3] [emulator:chart]")
+    await slack.wait_for("files.completeUploadExternal", 2, timeout=15)
+    uploads = sorted((u for u in slack.uploads.values() if u.completed), key=lambda u: u.filename)
+    assert [u.filename for u in uploads] == [
+        f"gemini-research-{job_id}-1.png",
+        f"gemini-research-{job_id}.md",
+    ]
+    chart = uploads[0]
+    assert chart.data.startswith(b"\x89PNG") and chart.thread_ts == ts
+    assert (chart.title or "").startswith("Chart 1: reef charts")
+
+
 async def test_a_long_report_gets_a_short_summary_and_the_whole_file(
     signed: SignedSlack, slack: FakeSlack
 ) -> None:

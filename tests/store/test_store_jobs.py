@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from server.core.domain import GeneratedImage
 from server.core.errors import ConflictError, ResearchNotFound
 from server.core.store import Store
 
@@ -105,6 +106,17 @@ async def test_finish_job_once(store: Store) -> None:
     assert not await store.finish_job("missing", "completed")
     with pytest.raises(ValueError, match="terminal"):
         await store.finish_job("int-1", "in_progress")
+
+
+async def test_the_report_and_its_images_are_stored_with_the_finish(store: Store) -> None:
+    """Any replica can serve them; a second finish (which does nothing) adds nothing either."""
+    charts = [GeneratedImage(b"\x89PNG first", "image/png"), GeneratedImage(b"\xff\xd8 second", "image/jpeg")]
+    await store.create_job(make_job("int-1"))
+    assert await store.get_report_images("int-1") == []
+    assert await store.finish_job("int-1", "completed", report="# Report", images=charts)
+    assert not await store.finish_job("int-1", "completed", report="# Other", images=charts[:1])
+    assert await store.get_report("int-1") == "# Report"
+    assert await store.get_report_images("int-1") == charts
 
 
 async def test_finish_job_fires_once_under_concurrent_callers(

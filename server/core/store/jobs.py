@@ -8,19 +8,19 @@ Lease times come from the replica's clock: keep replica clocks in sync (NTP) to 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..domain import TERMINAL_STATUSES, Origin, ResearchJob
+from ..domain import TERMINAL_STATUSES, GeneratedImage, Origin, ResearchJob
 from ..errors import ConflictError, ResearchNotFound
 from .base import TERMINAL, StoreBase
 from .deliveries import new_delivery
 from .engine import skip_locked, utcnow
-from .schema import jobs, reports
+from .schema import jobs, report_images, reports
 
 UPDATABLE_FIELDS: frozenset[str] = frozenset(
     {
@@ -166,10 +166,12 @@ class JobsMixin(StoreBase):
         image_paths: Iterable[str] | None = None,
         error: str | None = None,
         report: str | None = None,
+        images: Sequence[GeneratedImage] = (),
     ) -> bool:
         """Make the job terminal unless it already is. True only for the one call that did it.
 
-        ``report`` (markdown) is stored with it, in the same transaction, for any replica to serve.
+        ``report`` (markdown) and its ``images`` are stored with it, in the same transaction, for any replica
+        to serve.
         """
         if status not in TERMINAL_STATUSES:
             raise ValueError(f"finish_job needs a terminal status ({', '.join(TERMINAL)}), got {status!r}")
@@ -200,7 +202,25 @@ class JobsMixin(StoreBase):
                 await conn.execute(
                     insert(reports).values(job_id=interaction_id, markdown=report, created_at=now)
                 )
+            if images:
+                await conn.execute(
+                    insert(report_images),
+                    [
+                        {"job_id": interaction_id, "number": n, "mime_type": i.mime_type, "data": i.data}
+                        for n, i in enumerate(images, 1)
+                    ],
+                )
             return True
+
+    async def get_report_images(self, interaction_id: str) -> list[GeneratedImage]:
+        """The stored images of a finished job's report, in order (none for most reports)."""
+        query = (
+            select(report_images.c.data, report_images.c.mime_type)
+            .where(report_images.c.job_id == interaction_id)
+            .order_by(report_images.c.number)
+        )
+        async with self._connect() as conn:
+            return [GeneratedImage(data=row[0], mime_type=row[1]) for row in await conn.execute(query)]
 
     async def get_report(self, interaction_id: str) -> str | None:
         """The stored markdown report of a finished job, or None."""

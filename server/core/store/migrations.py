@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -123,7 +124,22 @@ def m002_reports(conn: Connection) -> None:
     ).create(conn)
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_reports]
+def m003_report_images(conn: Connection) -> None:
+    """A report's images (charts) kept in the database, so every replica can post them."""
+    md = MetaData()
+    Table("jobs", md, Column("interaction_id", String, primary_key=True))
+    Table(
+        "report_images",
+        md,
+        Column("job_id", String, ForeignKey("jobs.interaction_id", ondelete="CASCADE"), nullable=False),
+        Column("number", Integer, nullable=False),
+        Column("mime_type", String, nullable=False),
+        Column("data", LargeBinary, nullable=False),
+        PrimaryKeyConstraint("job_id", "number"),
+    ).create(conn)
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_reports, m003_report_images]
 
 
 def _apply_pending(conn: Connection) -> list[str]:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -122,4 +123,15 @@ reports = Table(
     Column("job_id", String, ForeignKey("jobs.interaction_id", ondelete="CASCADE"), primary_key=True),
     Column("markdown", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Images of a report (charts), so that any replica can post them; the data dir holds a copy.
+report_images = Table(
+    "report_images",
+    metadata,
+    Column("job_id", String, ForeignKey("jobs.interaction_id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),  # 1, 2, … in the order of the report
+    Column("mime_type", String, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("job_id", "number"),
 )
