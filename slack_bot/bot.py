@@ -25,6 +25,7 @@ from .delivery import ReportDelivery
 from .home import HomeTab
 from .listeners import register_listeners
 from .progress import StartedMessages
+from .research_runs import report_interrupted_starts
 from .tasks import TaskSupervisor
 from .watcher import watch_job_events
 
@@ -136,6 +137,10 @@ class SlackBot:
         """Deliver whatever is due now (after a restart: everything missed), then look again periodically."""
         while True:
             await self.deliveries.sweep()
+            try:
+                await report_interrupted_starts(self)
+            except Exception:
+                log.exception("looking for research runs whose start was interrupted failed")
             try:
                 await self.store.prune_seen(SEEN_EVENTS_TTL_SECONDS)
             except Exception:

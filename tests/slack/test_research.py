@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
 import pytest
 from slack_testkit import SignedSlack, eventually, make_settings, mention, slack_config
 
-from server.core.domain import Origin
+from server.core.domain import Origin, ResearchJob
 from server.core.research import slack_destination
 from server.core.service import Core
+from server.core.store import PendingStart
 from server.emulator import EmulatorHandle
 from slack_bot.app import build_client, create_app
 from slack_bot.bot import SlackBot
 from slack_bot.render import CANCEL_ACTION, MARKDOWN_BUDGET, REPORT_EVENT_TYPE, TEXT_LIMIT, report_metadata
+from slack_bot.research_runs import report_interrupted_starts
 from tests.fakes.slack_api import Call, FakeSlack
 
 pytestmark = pytest.mark.anyio
@@ -340,3 +343,28 @@ async def test_a_delivery_held_up_by_slack_is_not_posted_twice_by_another_replic
             await asyncio.sleep(4.0)  # past the Retry-After: whoever was told to wait has woken up
     assert len(slack.calls_to("chat.postMessage", where=_is_report_summary)) == 1
     assert len(slack.calls_to("files.completeUploadExternal")) == 1
+
+
+async def test_only_starts_whose_run_was_never_recorded_are_reported(slack: FakeSlack, bot: SlackBot) -> None:
+    """The bot's sweep tells the user of a start cut short; a process that died just after recording the run
+    (before forgetting the start) left nothing wrong, and a recent start may still be under way."""
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    messages = [await bot.client.chat_postMessage(channel="C1", text="Starting…") for _ in range(3)]
+    lost, recorded, fresh = (str(m["ts"]) for m in messages)
+    origin = Origin(
+        source="slack", owner="U1", team_id="T1", channel_id="C1", thread_ts=recorded, message_ts=recorded
+    )
+    await bot.store.create_job(
+        ResearchJob("v1_recorded", "topic", "agent", origin, "completed", created_at=long_ago)
+    )
+    for ts, when in ((lost, long_ago), (recorded, long_ago), (fresh, datetime.now(UTC))):
+        await bot.store.add_pending_start(PendingStart("T1", "C1", ts, "U1", f"topic {ts}", when))
+
+    [edit] = await slack.wait_for(
+        "chat.update", 1, timeout=10, where=lambda c: "did not start" in c.args["text"]
+    )
+    assert edit.args["ts"] == lost and "*topic " in edit.args["text"]
+    await asyncio.sleep(1.0)  # several more sweeps (0.3 s): told once, nothing else touched
+    assert [c.args["ts"] for c in slack.calls_to("chat.update")] == [lost]
+    assert [p.message_ts for p in await bot.store.stale_pending_starts(0)] == [fresh]
+    assert await report_interrupted_starts(bot) == 0

@@ -213,3 +213,30 @@ async def test_a_rejected_token_exits_with_a_clear_message(
     assert process.returncode == 1
     text = err.decode()
     assert "Slack rejected SLACK_BOT_TOKEN (invalid_auth)" in text and "Traceback" not in text
+
+
+async def test_a_start_cut_short_by_a_crash_is_reported_to_its_user(
+    slack: FakeSlack, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Killed while Gemini was starting the run: after the restart the 'Starting…' message says what happened."""
+    env = _env(slack, emulator, tmp_path / "data", GEMINI_INTERACTIONS_REQUEST_TIMEOUT_SECONDS="1")
+    hang = emulator.faults.hang(1, kind="create")
+    async with bot_process(env) as first:
+        await _command(first, slack, "research interrupted start")
+        [started] = await slack.wait_for("chat.postMessage", 1, timeout=15)
+        ts = str(started.response["ts"])  # type: ignore[index]
+        await slack.wait_until(lambda: hang.fired == 1, timeout=15, what="the create to reach Gemini")
+        first.process.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(first.process.wait(), 10)
+    emulator.faults.clear()
+
+    def told(call: Call) -> bool:
+        return call.args.get("ts") == ts and "did not start" in str(call.args.get("text"))
+
+    async with bot_process(env) as second:
+        [edit] = await slack.wait_for("chat.update", 1, timeout=20, where=told)
+        assert "<@U1>" in edit.args["text"] and "/gemini research" in edit.args["text"]
+        await _settle(slack, 1.5)
+        assert second.process.returncode is None, second.log()
+    assert len(slack.calls_to("chat.update", where=told)) == 1
+    assert "did not start" in slack.message(started.args["channel"], ts)["text"]

@@ -11,5 +11,6 @@ from .api import Store
 from .deliveries import Delivery, DeliveryState
 from .engine import Dialect
 from .notify import Subscription
+from .slack import PendingStart
 
-__all__ = ["Delivery", "DeliveryState", "Dialect", "Store", "Subscription"]
+__all__ = ["Delivery", "DeliveryState", "Dialect", "PendingStart", "Store", "Subscription"]

@@ -139,7 +139,22 @@ def m003_report_images(conn: Connection) -> None:
     ).create(conn)
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_reports, m003_report_images]
+def m004_slack_pending_starts(conn: Connection) -> None:
+    """Slack research runs being started, so that one interrupted by a crash is reported to its user."""
+    Table(
+        "slack_pending_starts",
+        MetaData(),
+        Column("team_id", String, nullable=False),
+        Column("channel_id", String, nullable=False),
+        Column("message_ts", String, nullable=False),
+        Column("user_id", String, nullable=False),
+        Column("topic", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        PrimaryKeyConstraint("team_id", "channel_id", "message_ts"),
+    ).create(conn)
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_reports, m003_report_images, m004_slack_pending_starts]
 
 
 def _apply_pending(conn: Connection) -> list[str]:

@@ -135,3 +135,17 @@ report_images = Table(
     Column("data", LargeBinary, nullable=False),
     PrimaryKeyConstraint("job_id", "number"),
 )
+
+# A Slack "research started" message whose run is being started: if the process dies before the run is
+# recorded, another (or the next) process finds the row and tells the user in that message.
+slack_pending_starts = Table(
+    "slack_pending_starts",
+    metadata,
+    Column("team_id", String, nullable=False),
+    Column("channel_id", String, nullable=False),
+    Column("message_ts", String, nullable=False),
+    Column("user_id", String, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("team_id", "channel_id", "message_ts"),
+)

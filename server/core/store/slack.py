@@ -1,14 +1,28 @@
-"""Slack thread memory (which interaction a thread continues) and event dedupe shared by every replica."""
+"""What the Slack bot shares across replicas: thread memory (which interaction a thread continues), event
+dedupe, and the research runs being started."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 
 from .base import StoreBase
 from .engine import insert_for, utcnow
-from .schema import seen_events, slack_threads
+from .schema import jobs, seen_events, slack_pending_starts, slack_threads
+
+
+@dataclass(frozen=True, slots=True)
+class PendingStart:
+    """A 'research started' message posted in Slack whose run was not recorded yet."""
+
+    team_id: str
+    channel_id: str
+    message_ts: str
+    user_id: str
+    topic: str
+    created_at: datetime
 
 
 class SlackMixin(StoreBase):
@@ -55,3 +69,44 @@ class SlackMixin(StoreBase):
         async with self._begin() as conn:
             result = await conn.execute(delete(seen_events).where(seen_events.c.created_at < cutoff))
         return result.rowcount or 0
+
+    async def add_pending_start(self, start: PendingStart) -> None:
+        stmt = insert_for(self._dialect, slack_pending_starts).values(
+            team_id=start.team_id,
+            channel_id=start.channel_id,
+            message_ts=start.message_ts,
+            user_id=start.user_id,
+            topic=start.topic,
+            created_at=start.created_at,
+        )
+        async with self._begin() as conn:
+            await conn.execute(stmt.on_conflict_do_nothing())
+
+    async def remove_pending_start(self, team_id: str, channel_id: str, message_ts: str) -> None:
+        async with self._begin() as conn:
+            await conn.execute(
+                delete(slack_pending_starts).where(
+                    slack_pending_starts.c.team_id == team_id,
+                    slack_pending_starts.c.channel_id == channel_id,
+                    slack_pending_starts.c.message_ts == message_ts,
+                )
+            )
+
+    async def stale_pending_starts(self, older_than_seconds: float, limit: int = 50) -> list[PendingStart]:
+        """Starts begun more than ``older_than_seconds`` ago whose run was never recorded (the process died).
+
+        Rows whose run was recorded after all (the process died just before removing the row) are removed.
+        """
+        cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+        t = slack_pending_starts
+        recorded = exists().where(
+            jobs.c.team_id == t.c.team_id,
+            jobs.c.channel_id == t.c.channel_id,
+            jobs.c.message_ts == t.c.message_ts,
+        )
+        async with self._begin() as conn:
+            await conn.execute(delete(t).where(t.c.created_at < cutoff, recorded))
+            rows = await conn.execute(
+                select(t).where(t.c.created_at < cutoff).order_by(t.c.created_at).limit(limit)
+            )
+            return [PendingStart(**row._mapping) for row in rows]
