@@ -101,3 +101,35 @@ async def test_inspector_drives_the_console_script(emulator: Any, tmp_path: Path
     follow_up = results["continue"]["json"]
     assert follow_up["isError"] is False
     assert "1 earlier turn; it began with: 'My name is Ada'" in follow_up["structuredContent"]["text"]
+
+
+async def test_a_research_run_started_in_the_inspector_survives_restarts_and_reads_in_pages(
+    emulator: Any, tmp_path: Path
+) -> None:
+    """Every Inspector CLI call starts the server afresh on the same data dir: the run started by the first
+    call is resumed by the later ones, finishes, and its report is read page by page."""
+    _require_inspector()
+    env = {"GEMINI_API_KEY": TEST_KEY, "GOOGLE_GEMINI_BASE_URL": emulator.url}
+    where = tmp_path / "research"
+    prompt = "prompt=Inspector research [emulator:research_seconds=3] [emulator:report_chars=3000]"
+    started = (await inspect(where, *_tool("start_research", prompt), server_env=env))["json"]
+    assert started["isError"] is False and started["structuredContent"]["status"] == "in_progress"
+    iid = started["structuredContent"]["interaction_id"]
+
+    page = ["max_chars=1000", f"interaction_id={iid}"]
+    for _ in range(10):  # each call a new process (a restart); a few seconds each
+        first = (await inspect(where, *_tool("research_status", *page), server_env=env))["json"]
+        if first["structuredContent"]["status"] != "in_progress":
+            break
+    data = first["structuredContent"]
+    assert data["status"] == "completed" and data["offset"] == 0 and len(data["report"]) == 1000
+    assert data["next_offset"] == 1000 and "call again with offset 1000" in first["content"][0]["text"]
+
+    second = (await inspect(where, *_tool("research_status", *page, "offset=1000"), server_env=env))["json"]
+    more = second["structuredContent"]
+    assert more["offset"] == 1000 and more["report"] and more["total_chars"] == data["total_chars"]
+    assert emulator.emulator.stats.requests_for(iid).get("create") == 1
+    # Created by the first server process, finished by a later one.
+    records = emulator.emulator.stats.upstream_requests(iid)
+    assert records[0].kind == "create" and records[-1].kind == "get"
+    assert records[0].replica != records[-1].replica, [(r.kind, r.replica) for r in records]
