@@ -10,6 +10,8 @@ Everything else in the store is written once with SQLAlchemy Core constructs. Th
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +26,9 @@ from ..errors import ConfigurationError
 Dialect = Literal["sqlite", "postgresql"]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WAL_SWITCH_ATTEMPTS = 20
+PG_CONNECT_TIMEOUT_SECONDS = 10.0
+PG_STATEMENT_TIMEOUT_SECONDS = 30.0
 # Execution option read by our SQLite "begin" hook: "IMMEDIATE" takes the write lock at BEGIN.
 SQLITE_BEGIN = "sqlite_begin"
 
@@ -48,7 +53,20 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     if dialect == "postgresql":
         if parsed.drivername != "postgresql+asyncpg":
             parsed = parsed.set(drivername="postgresql+asyncpg")
-        return create_async_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return create_async_engine(
+            parsed,
+            echo=echo,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=10,
+            pool_timeout=PG_STATEMENT_TIMEOUT_SECONDS,
+            # Every statement and connect has a deadline: a database that stops answering (a network partition)
+            # gives errors the callers handle, instead of tasks that wait forever.
+            connect_args={
+                "timeout": PG_CONNECT_TIMEOUT_SECONDS,
+                "command_timeout": PG_STATEMENT_TIMEOUT_SECONDS,
+            },
+        )
     if parsed.drivername != "sqlite+aiosqlite":
         parsed = parsed.set(drivername="sqlite+aiosqlite")
     memory = parsed.database in (None, "", ":memory:")
@@ -69,7 +87,7 @@ def _configure_sqlite(engine: AsyncEngine, *, wal: bool) -> None:
         try:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             if wal:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _use_wal(cursor)
                 cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
@@ -79,6 +97,25 @@ def _configure_sqlite(engine: AsyncEngine, *, wal: bool) -> None:
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get(SQLITE_BEGIN, "")
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the file to WAL (persistent: only the first connection to a new file changes anything).
+
+    The switch needs the file to itself and SQLite answers "database is locked" at once, without waiting for
+    the busy timeout, when another connection is opening the new file too: retry a few times, briefly.
+    """
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() == "wal":
+        return
+    for attempt in range(WAL_SWITCH_ATTEMPTS):
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WAL_SWITCH_ATTEMPTS - 1:
+                raise
+            time.sleep(0.01 * (attempt + 1))  # at start-up only; 2 s in all at the very most
 
 
 def insert_for(dialect: Dialect, table: Table) -> Any:
