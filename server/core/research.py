@@ -97,9 +97,8 @@ class ResearchService:
         self._store = store
         self.replica_id = replica_id or default_replica_id()
         self._watchers: dict[str, anyio.CancelScope] = {}
-        self._finishing: set[str] = (
-            set()
-        )  # jobs being marked finished here (their leases are no longer renewed)
+        # Jobs being marked finished here: their leases are no longer renewed, and that is no reason to stop.
+        self._finishing: set[str] = set()
         self._tg: TaskGroup | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # where the store lives, for read_report
 
