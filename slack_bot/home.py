@@ -29,8 +29,23 @@ class HomeTab:
         self._bot = bot
 
     def refresh(self, team_id: str, user_id: str) -> None:
-        """Republish in the background (a run changed state, or the user opened the tab)."""
+        """Republish in the background (the user opened the tab)."""
         self._bot.spawn(self.publish(team_id, user_id), name=f"home tab {user_id}")
+
+    def job_changed(self, team_id: str, user_id: str, job_id: str, kind: str) -> None:
+        """Republish after a run started or finished: once, by whichever replica hears of it first."""
+        self._bot.spawn(
+            self._once(f"slack-home:{job_id}:{kind}", team_id, user_id), name=f"home tab {user_id}"
+        )
+
+    async def _once(self, key: str, team_id: str, user_id: str) -> None:
+        try:
+            first = await self._bot.store.first_seen(key)
+        except Exception:
+            log.warning("could not agree on the home tab refresh with other replicas", exc_info=True)
+            first = True
+        if first:
+            await self.publish(team_id, user_id)
 
     async def publish(self, team_id: str, user_id: str) -> None:
         jobs = await self._bot.core.research.list(viewer=self._bot.viewer(team_id, user_id), limit=HOME_RUNS)

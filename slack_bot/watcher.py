@@ -41,4 +41,4 @@ def handle(bot: SlackBot, event: JobEvent) -> None:
                 bot.started_messages.refresh(job.interaction_id), name=f"final edit {job.interaction_id}"
             )
     if event.kind in ("started", "finished") and origin.team_id and origin.owner:
-        bot.home.refresh(origin.team_id, origin.owner)
+        bot.home.job_changed(origin.team_id, origin.owner, job.interaction_id, event.kind)

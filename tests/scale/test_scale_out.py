@@ -276,7 +276,8 @@ async def test_a_delivery_slower_than_its_claim_is_not_posted_twice(
 async def test_progress_is_shown_once_per_window_whatever_the_number_of_replicas(
     slack: FakeSlack, emulator: EmulatorHandle, pg_url: str, tmp_path: Path
 ) -> None:
-    """Every replica hears every progress event; one edit per window reaches Slack, not one per replica."""
+    """Every replica hears every progress event; one edit per window reaches Slack, not one per replica (and one
+    App Home refresh per state change)."""
     env = {"GEMINI_INTERACTIONS_SLACK_PROGRESS_SECONDS": "1"}
     async with Cluster(slack, emulator, pg_url, tmp_path, lease_seconds=2.0, **env) as cluster:
         first, *_ = await cluster.start(3)
@@ -292,4 +293,7 @@ async def test_progress_is_shown_once_per_window_whatever_the_number_of_replicas
     progress = [c for c in edits if "_Latest:_" in str(c.args.get("text"))]
     # The started edit, one per progress event (3 replicas each editing would make it about 15), the final one.
     assert 2 <= len(progress) and len(edits) <= 9, [str(c.args.get("text"))[:100] for c in edits]
+    # The App Home tab too: republished once when the run started and once when it finished, not per replica.
+    homes = slack.calls_to("views.publish")
+    assert len(homes) == 2 and "completed" in str(homes[-1].args.get("view")), homes
     check_exactly_once(slack, [job_id])
