@@ -6,14 +6,17 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx
 from mcp import Client
 from mcp.server import MCPServer
+from mcp.types import ResourceUpdatedNotification
 
 from server.core.settings import Settings
 
@@ -78,3 +81,46 @@ def stop_process(proc: subprocess.Popen[Any], timeout: float = 10.0) -> int:
             proc.wait(5)
             raise
     return int(proc.returncode)
+
+
+def wait_healthy(base: str, proc: subprocess.Popen[Any], log: Path, timeout: float = 30.0) -> None:
+    """Wait (bounded) until the HTTP server at ``base`` answers ``/healthz``; fail with its log if it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the server exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"the server did not become healthy:\n{log.read_text()}")
+
+
+class ResourceUpdates:
+    """A client ``message_handler`` that keeps the URIs of ``notifications/resources/updated`` (2025-11-25)."""
+
+    def __init__(self) -> None:
+        self.heard: list[str] = []
+        self.arrived = anyio.Event()
+
+    async def __call__(self, message: Any) -> None:
+        if isinstance(message, ResourceUpdatedNotification):
+            self.heard.append(str(message.params.uri))
+            self.arrived.set()
+
+
+async def updates_until_completed(client: Client, interaction_id: str, timeout: float = 30.0) -> int:
+    """Listen (2026-07-28) to ``research://<id>`` until the job has completed; how many updates arrived."""
+    uri = f"research://{interaction_id}"
+    updates = 0
+    async with client.listen(resource_subscriptions=[uri]) as subscription:
+        with anyio.fail_after(timeout):
+            async for event in subscription:
+                assert event.uri == uri
+                updates += 1
+                status = await client.call_tool("research_status", {"interaction_id": interaction_id})
+                if (status.structured_content or {}).get("status") == "completed":
+                    break
+    return updates

@@ -5,7 +5,6 @@ clean exit on SIGTERM."""
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from mcp_testkit import (
     server_command,
     stop_process,
     text_of,
+    wait_healthy,
 )
 
 from server.mcp_app import build_server
@@ -53,20 +53,6 @@ class HttpServer:
     log: Path
 
 
-def _wait_healthy(base: str, proc: subprocess.Popen[Any], log: Path, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"the server did not become healthy:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def http_server(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpServer]:
     root = tmp_path_factory.mktemp("http")
@@ -84,7 +70,7 @@ def http_server(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=env, cwd=REPO)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(base, proc, log)
+        wait_healthy(base, proc, log)
         yield HttpServer(url=f"{base}/mcp", data_dir=root / "data", log=log)
     finally:
         code = stop_process(proc, timeout=15)

@@ -10,8 +10,7 @@ import anyio
 import pytest
 from mcp import Client, MCPError
 from mcp.shared.exceptions import MCPDeprecationWarning
-from mcp.types import ResourceUpdatedNotification
-from mcp_testkit import connect, text_of
+from mcp_testkit import ResourceUpdates, connect, text_of, updates_until_completed
 
 pytestmark = pytest.mark.anyio
 
@@ -95,29 +94,12 @@ async def test_research_runs_in_the_background_and_pages_its_report(server: Any,
 async def test_modern_listeners_hear_when_a_job_finishes(server: Any) -> None:
     async with connect(server, "auto") as client:
         iid = await start(client, f"Quantum sensing {SLOW}")
-        uri = f"research://{iid}"
-        updates = 0
-        async with client.listen(resource_subscriptions=[uri]) as subscription:
-            with anyio.fail_after(20):
-                async for event in subscription:
-                    assert event.uri == uri
-                    updates += 1
-                    status = await client.call_tool("research_status", {"interaction_id": iid})
-                    if status.structured_content["status"] == "completed":
-                        break
-    assert updates >= 1
+        assert await updates_until_completed(client, iid, timeout=20) >= 1
 
 
 async def test_legacy_subscribers_hear_when_a_job_finishes(server: Any) -> None:
-    heard: list[str] = []
-    arrived = anyio.Event()
-
-    async def on_message(message: Any) -> None:
-        if isinstance(message, ResourceUpdatedNotification):
-            heard.append(str(message.params.uri))
-            arrived.set()
-
-    async with connect(server, "legacy", message_handler=on_message) as client:
+    updates = ResourceUpdates()
+    async with connect(server, "legacy", message_handler=updates) as client:
         assert client.server_capabilities.resources and client.server_capabilities.resources.subscribe
         iid = await start(client, f"Quantum sensing {SLOW}")
         uri = f"research://{iid}"
@@ -125,11 +107,11 @@ async def test_legacy_subscribers_hear_when_a_job_finishes(server: Any) -> None:
             await client.subscribe_resource(uri)
         final = await wait_until_finished(client, iid)
         with anyio.fail_after(10):
-            await arrived.wait()
+            await updates.arrived.wait()
         with pytest.warns(MCPDeprecationWarning):
             await client.unsubscribe_resource(uri)
     assert final["status"] == "completed"
-    assert set(heard) == {uri}
+    assert set(updates.heard) == {uri}
 
 
 async def test_watching_an_unknown_job_is_refused_in_both_eras(server: Any) -> None:

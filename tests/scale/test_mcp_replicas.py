@@ -8,10 +8,8 @@ round-robin balancer (no sticky sessions) works, each request landing on the oth
 from __future__ import annotations
 
 import itertools
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -19,19 +17,22 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPDeprecationWarning
-from mcp.types import ResourceUpdatedNotification
 
 from server.emulator import EmulatorHandle
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
-REPO = Path(__file__).resolve().parents[2]
+MCP_TESTS = Path(__file__).resolve().parents[1] / "mcp"
+if str(MCP_TESTS) not in sys.path:
+    sys.path.insert(0, str(MCP_TESTS))  # as pytest does for tests/mcp: its helpers are imported by name
+
+from mcp_testkit import REPO, ResourceUpdates, free_port, updates_until_completed, wait_healthy  # noqa: E402
+
 TOKEN = "replica-token-for-tests-only"
 RUN = "[emulator:research_seconds=2]"
 
@@ -47,18 +48,12 @@ class Replica:
         return f"http://127.0.0.1:{self.port}/mcp"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def replicas(emulator: EmulatorHandle, pg_url: str, root: Path, count: int) -> Iterator[list[Replica]]:
     started: list[Replica] = []
     try:
         for n in range(count):
-            port, log = _free_port(), root / f"mcp-{n}.log"
+            port, log = free_port(), root / f"mcp-{n}.log"
             env = {
                 "PATH": "/usr/bin:/bin",
                 "HOME": str(root),
@@ -77,7 +72,7 @@ def replicas(emulator: EmulatorHandle, pg_url: str, root: Path, count: int) -> I
                 )
             started.append(Replica(port, process, log))
         for replica in started:
-            _wait_healthy(replica)
+            wait_healthy(f"http://127.0.0.1:{replica.port}", replica.process, replica.log)
         yield started
     finally:
         for replica in started:
@@ -89,22 +84,6 @@ def replicas(emulator: EmulatorHandle, pg_url: str, root: Path, count: int) -> I
             except subprocess.TimeoutExpired:
                 replica.process.kill()
                 replica.process.wait(5)
-
-
-def _wait_healthy(replica: Replica, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if replica.process.poll() is not None:
-            raise AssertionError(
-                f"replica exited with {replica.process.returncode}:\n{replica.log.read_text()}"
-            )
-        try:
-            if httpx.get(f"http://127.0.0.1:{replica.port}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"replica did not become healthy:\n{replica.log.read_text()}")
 
 
 class RoundRobin(httpx2.AsyncBaseTransport):
@@ -144,18 +123,11 @@ async def _status(on: Client, interaction_id: str) -> dict[str, Any]:
 async def test_a_job_started_on_one_replica_is_followed_from_the_other(
     emulator: EmulatorHandle, pg_url: str, tmp_path: Path
 ) -> None:
-    heard: list[str] = []
-    arrived = anyio.Event()
-
-    async def on_message(message: Any) -> None:
-        if isinstance(message, ResourceUpdatedNotification):
-            heard.append(str(message.params.uri))
-            arrived.set()
-
+    updates = ResourceUpdates()
     with replicas(emulator, pg_url, tmp_path, 2) as (a, b):
         async with (
             client(a.url, "auto") as on_a,
-            client(b.url, "legacy", message_handler=on_message) as legacy_b,
+            client(b.url, "legacy", message_handler=updates) as legacy_b,
             client(b.url, "auto") as modern_b,
         ):
             started = await on_a.call_tool("start_research", {"prompt": f"replicated research {RUN}"})
@@ -164,21 +136,14 @@ async def test_a_job_started_on_one_replica_is_followed_from_the_other(
             uri = f"research://{iid}"
             with pytest.warns(MCPDeprecationWarning):
                 await legacy_b.subscribe_resource(uri)
-            modern_updates = 0
-            async with modern_b.listen(resource_subscriptions=[uri]) as subscription:
-                with anyio.fail_after(30):
-                    async for event in subscription:
-                        assert event.uri == uri
-                        modern_updates += 1
-                        if (await _status(modern_b, iid))["status"] == "completed":
-                            break
+            modern_updates = await updates_until_completed(modern_b, iid)
             with anyio.fail_after(10):
-                await arrived.wait()  # the 2025-11-25 subscriber on b heard it too
+                await updates.arrived.wait()  # the 2025-11-25 subscriber on b heard it too
 
             on_b = await _status(legacy_b, iid)
             report = (await modern_b.read_resource(uri)).contents[0]
             listed = await legacy_b.call_tool("list_research", {})
-        assert set(heard) == {uri} and modern_updates >= 1
+        assert set(updates.heard) == {uri} and modern_updates >= 1
         assert on_b["status"] == "completed" and on_b["total_chars"] > 1000
         assert getattr(report, "text", "").startswith("# ")
         assert [j["interaction_id"] for j in (listed.structured_content or {})["jobs"]] == [iid]
