@@ -20,11 +20,6 @@ TEST_CONFIG = EmulatorConfig(
 )
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(autouse=True)
 def _no_vertex(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GEMINI_BASE_URL", "GOOGLE_GENAI_API_VERSION"):

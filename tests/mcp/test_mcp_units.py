@@ -85,11 +85,6 @@ async def test_static_token_verifier() -> None:
     assert await verifier.verify_token("") is None
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def test_our_errors_keep_their_message() -> None:
     with pytest.raises(ToolError, match=r"^notes.txt does not exist\. Check the path\.$"):
         with tool_errors("ask"):
