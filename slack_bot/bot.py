@@ -91,6 +91,16 @@ class SlackBot:
             return True
         return await self.store.first_seen(f"slack-event:{event_id}")
 
+    async def our_turn(self, key: str) -> bool:
+        """Whether this replica does the cosmetic Slack update ``key`` (an edit, a Home refresh) that every
+        replica is told about: only the first to record it does. On a store error it does it anyway (a
+        duplicate edit is better than none)."""
+        try:
+            return await self.store.first_seen(key)
+        except Exception:
+            log.warning("could not agree on %s with other replicas; doing it here", key, exc_info=True)
+            return True
+
     async def workspace_url(self) -> str | None:
         """``https://<workspace>.slack.com/``, to link to threads."""
         return (await self._authorize()).url or None

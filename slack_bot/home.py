@@ -39,12 +39,7 @@ class HomeTab:
         )
 
     async def _once(self, key: str, team_id: str, user_id: str) -> None:
-        try:
-            first = await self._bot.store.first_seen(key)
-        except Exception:
-            log.warning("could not agree on the home tab refresh with other replicas", exc_info=True)
-            first = True
-        if first:
+        if await self._bot.our_turn(key):
             await self.publish(team_id, user_id)
 
     async def publish(self, team_id: str, user_id: str) -> None:

@@ -45,21 +45,11 @@ class StartedMessages:
                 await asyncio.sleep(delay)
         finally:
             self._scheduled.discard(job_id)
-        if await self._my_turn(job_id):
+        window = int(time.time() // max(0.1, self._bot.config.progress_seconds))
+        if await self._bot.our_turn(f"slack-progress-edit:{job_id}:{window}"):
             await self.refresh(job_id)
         else:
             self._last_edit[job_id] = time.monotonic()  # another replica edited in this window
-
-    async def _my_turn(self, job_id: str) -> bool:
-        """Whether this replica makes this window's progress edit (best effort: on a store error, it does)."""
-        window = int(time.time() // max(0.1, self._bot.config.progress_seconds))
-        try:
-            return await self._bot.store.first_seen(f"slack-progress-edit:{job_id}:{window}")
-        except Exception:
-            log.warning(
-                "could not agree on the progress edit of %s with other replicas", job_id, exc_info=True
-            )
-            return True
 
     async def refresh(self, job_id: str) -> None:
         """Edit the run's started message to its current state (best effort: a failed edit is only logged)."""

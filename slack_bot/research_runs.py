@@ -10,7 +10,6 @@ from slack_sdk.errors import SlackApiError
 
 from server.core.domain import Origin
 from server.core.errors import Forbidden, GeminiInteractionsError, ResearchNotFound
-from server.core.gateway import research_create_timeout
 from server.core.store import PendingStart
 
 from .home import job_links
@@ -85,7 +84,7 @@ async def _forget_pending(bot: SlackBot, pending: PendingStart) -> None:
 
 def pending_start_timeout(bot: SlackBot) -> float:
     """After this long a start whose run was never recorded was cut short (a live one is done by then)."""
-    return max(3.0, 3 * research_create_timeout(bot.core.settings))
+    return max(3.0, 3 * bot.core.settings.research_create_timeout_seconds)
 
 
 async def report_interrupted_starts(bot: SlackBot) -> int:

@@ -135,7 +135,7 @@ class Gateway:
                     input=prompt,
                     background=True,
                     agent_config={"type": "deep-research", "thinking_summaries": "auto"},
-                    timeout=research_create_timeout(self._settings),
+                    timeout=self._settings.research_create_timeout_seconds,
                 )
             )
         except Exception as exc:
@@ -180,11 +180,6 @@ class Gateway:
             raise
         except Exception as exc:
             raise translate(exc) from None
-
-
-def research_create_timeout(settings: Settings) -> float:
-    """How long starting a research run may take before we give up on it (its create is never retried)."""
-    return min(settings.request_timeout_seconds, 30.0)
 
 
 async def _json(request: Awaitable[Any]) -> dict[str, Any]:

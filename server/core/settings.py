@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
 
+    @property
+    def research_create_timeout_seconds(self) -> float:
+        """How long starting a research run may take before we give up on it (its create is never retried)."""
+        return min(self.request_timeout_seconds, 30.0)
+
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment (plus ``overrides``); a ConfigurationError that names what is wrong."""
