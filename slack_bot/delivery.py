@@ -13,13 +13,19 @@ and, before posting anything, reads the thread once (``conversations.replies`` w
 recovery path) for parts already there: each message part carries ``metadata`` with the interaction id and
 part number, and each file part has a name unique to the run.
 
-An attempt never outlives its claim: the store cannot extend a claim, so each attempt stops (cancelling the
-call in flight) a safety margin before the claim expires, and the next attempt resumes from what was
-recorded (a cancelled call that did reach Slack is found by the recovery read). Otherwise a worker held up by
-Slack (a 429's ``Retry-After``) would post after another worker had taken the delivery over. For the same
-reason Slack's 429 and 5xx answers are not retried inside a call: the attempt ends, and the delivery is
-retried after ``Retry-After`` or an exponential backoff. Attempts that post nothing new count toward
-``MAX_ATTEMPTS``; then the delivery is failed for good (``fail_delivery(final=True)``) and logged.
+A post never outlives the claim it was made under. Right before each post the worker renews its claim to a
+whole lease (``renew_delivery_claim``; it stops if the claim is gone), and the post is cut off a safety margin
+before that lease ends. Every later write is conditional on still holding the claim. Otherwise a worker held
+up by Slack (a 429's ``Retry-After``) or by a stalled machine would post after another worker had taken the
+delivery over.
+
+A post cut off in flight may still reach Slack after we stopped waiting for it. So the delivery is then held
+(still claimed) for one more lease before anyone, this worker included, looks in the thread for what landed:
+retrying at once would read the thread before that post arrived and post the part a second time. A worker
+killed mid-post leaves the same lease behind it. For the same reason Slack's 429 and 5xx answers are not
+retried inside a call: the attempt ends, and the delivery is retried after ``Retry-After`` or an exponential
+backoff. Attempts that post nothing new count toward ``MAX_ATTEMPTS``; then the delivery is failed for good
+(``fail_delivery(final=True)``) and logged.
 """
 
 from __future__ import annotations
@@ -105,6 +111,7 @@ class Attempt:
 
     progress: dict[str, Any]
     posted_now: int = 0
+    in_flight: int | None = None  # the part being posted when the attempt stopped, if any
 
     @property
     def posted(self) -> dict[str, str]:
@@ -113,6 +120,10 @@ class Attempt:
 
 class ClaimRanOut(Exception):
     """The attempt stopped because its claim on the delivery was about to expire."""
+
+
+class ClaimLost(Exception):
+    """The claim expired or another worker holds it: this attempt must not post or record anything."""
 
 
 class ReportDelivery:
@@ -177,17 +188,16 @@ class ReportDelivery:
             await store.set_thread(*where, job.interaction_id)
         self._bot.spawn(self._bot.started_messages.refresh(job_id), name=f"final edit {job_id}")
         attempt = Attempt(progress=dict(claim.progress))
-        window = asyncio.timeout(self._window(claim, lease))
         try:
-            async with window:
-                await self._post_parts(job, where[1], where[2], claim, attempt)
-        except Exception as exc:
-            ran_out = isinstance(exc, TimeoutError) and window.expired()
-            await self._failed(
-                claim, attempt, ClaimRanOut("the claim ran out while posting") if ran_out else exc
-            )
+            await self._post_parts(job, where[1], where[2], claim, attempt)
+            if not await store.complete_delivery(job_id, destination, owner=self._bot.owner):
+                raise ClaimLost("the claim was lost before the delivery was recorded as done")
+        except ClaimLost as exc:
+            log.warning("stopped delivering %s to %s: %s", job_id, destination, exc)
             return False
-        await store.complete_delivery(job_id, destination)
+        except Exception as exc:
+            await self._failed(claim, attempt, exc)
+            return False
         log.info("report of %s delivered to %s", job_id, destination)
         return True
 
@@ -200,18 +210,27 @@ class ReportDelivery:
         return max(0.05, remaining - max(CLAIM_MARGIN_MIN_SECONDS, CLAIM_MARGIN * lease))
 
     async def _failed(self, claim: Delivery, attempt: Attempt, exc: Exception) -> None:
-        store = self._bot.store
+        store, owner = self._bot.store, self._bot.owner
+        lease = self._bot.core.settings.lease_seconds
         error = _describe(exc)
         stalled = int(attempt.progress.get("stalled") or 0) + (0 if attempt.posted_now else 1)
-        final = _permanent(exc) or stalled >= MAX_ATTEMPTS
+        # A post cut off in flight may still land: hold the delivery a lease before anyone looks for it.
+        hold = lease if attempt.in_flight is not None else 0.0
+        final = (_permanent(exc) or stalled >= MAX_ATTEMPTS) and not hold
         attempt.progress["stalled"] = stalled
-        await store.save_delivery_progress(claim.job_id, claim.destination, attempt.progress)
-        await store.fail_delivery(claim.job_id, claim.destination, error, final=final)
+        kept = await store.save_delivery_progress(
+            claim.job_id, claim.destination, attempt.progress, owner=owner
+        ) and await store.fail_delivery(
+            claim.job_id, claim.destination, error, final=final, owner=owner, hold_seconds=hold
+        )
+        if not kept:
+            log.warning("delivering %s failed (%s) after its claim was lost", claim.job_id, error)
+            return
         if final:
             log.error("giving up on delivering %s to %s: %s", claim.job_id, claim.destination, error)
             return
-        if attempt.posted_now and isinstance(exc, ClaimRanOut):
-            delay = 0.0  # it was getting on: carry on at once with a fresh claim
+        if hold:
+            delay = hold  # then recover what the cut-off post left in the thread, and carry on
         else:
             backoff = self._bot.config.retry_base_seconds * 2 ** (stalled - 1)
             delay = min(RETRY_MAX_SECONDS, max(backoff, _retry_after(exc)))
@@ -265,18 +284,40 @@ class ReportDelivery:
                 )
             posted.update(recovered)
         attempt.progress["attempt"] = int(attempt.progress.get("attempt") or 0) + 1
-        await store.save_delivery_progress(claim.job_id, claim.destination, attempt.progress)
+        await self._record(claim, attempt)
+        lease = self._bot.core.settings.lease_seconds
         for part in parts:
             if str(part.number) in posted:
                 continue
-            posted[str(part.number)] = await self._post(job, part, channel, thread_ts)
+            fresh = await store.renew_delivery_claim(claim.job_id, claim.destination, self._bot.owner, lease)
+            if fresh is None:
+                raise ClaimLost("the claim expired before the next post")
+            attempt.in_flight = part.number
+            window = asyncio.timeout(self._window(fresh, lease))
+            try:
+                async with window:
+                    posted[str(part.number)] = await self._post(job, part, channel, thread_ts)
+            except TimeoutError:
+                if window.expired():
+                    raise ClaimRanOut(f"the claim ran out while posting part {part.number}") from None
+                raise
+            except SlackApiError:
+                attempt.in_flight = None  # Slack answered: nothing of this post is still on its way
+                raise
+            attempt.in_flight = None
             attempt.posted_now += 1
             if self._bot.config.crash_after_post:
                 log.critical(
                     "test hook: exiting right after posting part %d of %s", part.number, job.interaction_id
                 )
                 os._exit(CRASH_EXIT_CODE)
-            await store.save_delivery_progress(claim.job_id, claim.destination, attempt.progress)
+            await self._record(claim, attempt)
+
+    async def _record(self, claim: Delivery, attempt: Attempt) -> None:
+        if not await self._bot.store.save_delivery_progress(
+            claim.job_id, claim.destination, attempt.progress, owner=self._bot.owner
+        ):
+            raise ClaimLost("another worker holds the delivery now")
 
     async def _post(self, job: ResearchJob, part: Part, channel: str, thread_ts: str) -> str:
         """Post one part; return its message ts or file id."""

@@ -153,6 +153,8 @@ class FakeSlack:
         self.sockets: list[web.WebSocketResponse] = []
         self.socket_connected = asyncio.Event()
         self._faults: list[Fault] = []
+        self._lags: dict[str, list[float]] = {}
+        self.lagging = 0  # lagged requests not carried out yet
         self._ids = itertools.count(1)
         self._ts_base = int(time.time())
         self._ts_seq = itertools.count(1)
@@ -224,6 +226,11 @@ class FakeSlack:
         else:
             body = f"<html><body>{status} Server Error</body></html>"
         self._faults.append(Fault(method, status, times, headers, body))
+
+    def lag(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """The next ``times`` calls to ``method`` take effect, and are answered, only ``seconds`` after they
+        arrive, whether or not the caller is still waiting (a request that reached Slack is carried out)."""
+        self._lags[method] = self._lags.get(method, []) + [seconds] * times
 
     def share_file(self, name: str, data: bytes, mimetype: str) -> dict[str, Any]:
         """A file a user shared; returns the file object an event carries."""
@@ -356,6 +363,24 @@ class FakeSlack:
         raw = await request.read()
         args = _args_from_query_and_body(request, raw)
         headers = dict(request.headers)
+        lag = self._lags.get(method)
+        if lag:
+            self._lags[method] = lag[1:]
+            # Slack carries out a request it has received even when the caller stops waiting for the answer.
+            return await asyncio.shield(self._answer_later(lag[0], method, args, headers))
+        return self._answer(method, args, headers)
+
+    async def _answer_later(
+        self, delay: float, method: str, args: dict[str, Any], headers: dict[str, str]
+    ) -> web.Response:
+        self.lagging += 1
+        try:
+            await asyncio.sleep(delay)
+            return self._answer(method, args, headers)
+        finally:
+            self.lagging -= 1
+
+    def _answer(self, method: str, args: dict[str, Any], headers: dict[str, str]) -> web.Response:
         fault = self._take_fault(method)
         if fault is not None:
             self._record(Call(method, args, headers, fault.status, fault.body))

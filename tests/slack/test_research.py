@@ -345,6 +345,43 @@ async def test_a_delivery_held_up_by_slack_is_not_posted_twice_by_another_replic
     assert len(slack.calls_to("files.completeUploadExternal")) == 1
 
 
+async def test_a_post_cut_off_in_flight_is_found_later_not_posted_twice(
+    slack: FakeSlack, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """The report file's upload reaches Slack but is carried out after the claim's window closed: the next
+    attempt must wait for it to land and find it, not read the thread at once and upload the file again."""
+    from slack_testkit import running_bot
+
+    lease = 2.0  # each post may take 1.5 s (the rest is the margin); the upload lands after 2.5 s
+    settings = make_settings(tmp_path / "data", emulator.url, lease_seconds=lease)
+    async with running_bot(settings, slack_config(slack)) as bot:  # type: ignore[arg-type]
+        parent = await bot.client.chat_postMessage(channel="C1", text="<@U1> started research: lagging")
+        thread_ts = str(parent["ts"])
+        origin = Origin(
+            source="slack",
+            owner="U1",
+            team_id="T1",
+            channel_id="C1",
+            thread_ts=thread_ts,
+            message_ts=thread_ts,
+        )
+        destination = slack_destination(origin)
+        assert destination
+        slack.lag("files.completeUploadExternal", 2.5)
+        job = await bot.core.research.start("lagging [emulator:research_seconds=0.2]", origin=origin)
+
+        async def done() -> bool:
+            delivery = await bot.store.get_delivery(job.interaction_id, destination)
+            return delivery is not None and delivery.state == "done"
+
+        await eventually(done, timeout=30, what="delivery done")
+        # The delivery was cut off once and resumed with a look at the thread.
+        assert slack.calls_to("conversations.replies")
+        await slack.wait_until(lambda: slack.lagging == 0, timeout=10, what="the lagging upload to land")
+    assert len(slack.calls_to("chat.postMessage", where=_is_report_summary)) == 1
+    assert len(slack.calls_to("files.completeUploadExternal")) == 1
+
+
 async def test_only_starts_whose_run_was_never_recorded_are_reported(slack: FakeSlack, bot: SlackBot) -> None:
     """The bot's sweep tells the user of a start cut short; a process that died just after recording the run
     (before forgetting the start) left nothing wrong, and a recent start may still be under way."""

@@ -112,3 +112,46 @@ async def test_due_deliveries_oldest_first_with_limit(store: Store) -> None:
     due = await store.due_deliveries(limit=2)
     assert [d.job_id for d in due] == ["int-0", "int-1"]
     assert all(d.state == "pending" for d in due)
+
+
+async def test_only_the_live_claim_is_renewed_and_written(store: Store) -> None:
+    """A worker renews before each post and writes only while it holds the claim: once its claim expired and
+    another worker took the delivery, nothing it does touches the other's claim or progress."""
+    await _finished_job_with_delivery(store)
+    first = await store.claim_delivery("int-1", DEST, "w1", 0.5)
+    assert first is not None and first.claim_expires_at is not None
+    renewed = await store.renew_delivery_claim("int-1", DEST, "w1", 60)
+    assert renewed is not None and renewed.claim_expires_at is not None
+    assert renewed.claim_expires_at > first.claim_expires_at
+    assert await store.renew_delivery_claim("int-1", DEST, "w2", 60) is None  # not w2's claim
+    assert await store.save_delivery_progress("int-1", DEST, {"posted": {"0": "1.1"}}, owner="w1")
+
+    assert await store.claim_delivery("int-1", DEST, "w1", 0.3) is None  # still held: a minute to go
+    await store.fail_delivery("int-1", DEST, "lost", final=False)  # the operator's reset: unconditional
+    assert await store.claim_delivery("int-1", DEST, "w1", 0.3) is not None
+    await asyncio.sleep(0.4)
+    assert await store.renew_delivery_claim("int-1", DEST, "w1", 60) is None  # expired: no renewal
+    assert await store.claim_delivery("int-1", DEST, "w2", 60) is not None
+    assert not await store.save_delivery_progress("int-1", DEST, {"posted": {}}, owner="w1")
+    assert not await store.fail_delivery("int-1", DEST, "late", final=False, owner="w1")
+    assert not await store.complete_delivery("int-1", DEST, owner="w1")
+    held = await store.get_delivery("int-1", DEST)
+    assert held is not None and (held.state, held.claimed_by, held.progress) == (
+        "claimed",
+        "w2",
+        {"posted": {"0": "1.1"}},
+    )
+    assert await store.complete_delivery("int-1", DEST, owner="w2")
+
+
+async def test_a_failed_attempt_can_hold_the_delivery(store: Store) -> None:
+    """An attempt cut off mid-post keeps the delivery claimed a while, so nobody looks for the post too soon."""
+    await _finished_job_with_delivery(store)
+    assert await store.claim_delivery("int-1", DEST, "w1", 60) is not None
+    assert await store.fail_delivery("int-1", DEST, "cut off", final=False, owner="w1", hold_seconds=0.5)
+    held = await store.get_delivery("int-1", DEST)
+    assert held is not None and (held.state, held.claimed_by, held.attempts) == ("claimed", "w1", 1)
+    assert await store.claim_delivery("int-1", DEST, "w2", 60) is None
+    assert await store.due_deliveries() == []
+    await asyncio.sleep(0.6)
+    assert await store.claim_delivery("int-1", DEST, "w2", 60) is not None

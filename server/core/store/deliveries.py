@@ -110,30 +110,77 @@ class DeliveriesMixin(StoreBase):
             row = (await conn.execute(stmt)).first()
         return _to_delivery(row) if row else None
 
-    async def _set(self, job_id: str, destination: str, **values: Any) -> None:
-        async with self._begin() as conn:
-            await conn.execute(
-                update(deliveries).where(_one(job_id, destination)).values(**values, updated_at=utcnow())
+    async def renew_delivery_claim(
+        self, job_id: str, destination: str, owner: str, lease_seconds: float
+    ) -> Delivery | None:
+        """Extend ``owner``'s live claim to a full lease from now; None if the claim expired or is another's.
+
+        A worker renews right before each post, so a post always starts with a whole lease ahead of it and no
+        other worker can take the delivery over (and look for what was posted) until that lease has passed.
+        """
+        now = utcnow()
+        stmt = (
+            update(deliveries)
+            .where(
+                _one(job_id, destination),
+                deliveries.c.state == "claimed",
+                deliveries.c.claimed_by == owner,
+                deliveries.c.claim_expires_at > now,
             )
+            .values(claim_expires_at=now + timedelta(seconds=lease_seconds), updated_at=now)
+            .returning(*deliveries.c)
+        )
+        async with self._begin() as conn:
+            row = (await conn.execute(stmt)).first()
+        return _to_delivery(row) if row else None
 
-    async def save_delivery_progress(self, job_id: str, destination: str, progress: dict[str, Any]) -> None:
-        """Replace the delivery's progress record (what has been posted so far)."""
-        await self._set(job_id, destination, progress=dict(progress))
+    async def _set(self, job_id: str, destination: str, owner: str | None, **values: Any) -> bool:
+        """Update one delivery; with ``owner``, only while that worker still holds the claim."""
+        where = [_one(job_id, destination)]
+        if owner is not None:
+            where += [deliveries.c.state == "claimed", deliveries.c.claimed_by == owner]
+        async with self._begin() as conn:
+            result = await conn.execute(
+                update(deliveries).where(*where).values(**values, updated_at=utcnow())
+            )
+        return bool(result.rowcount)
 
-    async def complete_delivery(self, job_id: str, destination: str) -> None:
-        await self._set(job_id, destination, state="done", claim_expires_at=None)
+    async def save_delivery_progress(
+        self, job_id: str, destination: str, progress: dict[str, Any], *, owner: str | None = None
+    ) -> bool:
+        """Replace the delivery's progress record (what has been posted so far); False if ``owner`` lost it."""
+        return await self._set(job_id, destination, owner, progress=dict(progress))
 
-    async def fail_delivery(self, job_id: str, destination: str, error: str, *, final: bool) -> None:
-        """Count a failed attempt: back to ``pending`` for a retry, or ``failed`` for good when ``final``."""
+    async def complete_delivery(self, job_id: str, destination: str, *, owner: str | None = None) -> bool:
+        return await self._set(job_id, destination, owner, state="done", claim_expires_at=None)
+
+    async def fail_delivery(
+        self,
+        job_id: str,
+        destination: str,
+        error: str,
+        *,
+        final: bool,
+        owner: str | None = None,
+        hold_seconds: float = 0.0,
+    ) -> bool:
+        """Count a failed attempt: back to ``pending`` for a retry, or ``failed`` for good when ``final``.
+
+        ``hold_seconds`` keeps it claimed that much longer instead: an attempt cut off while a post was in flight
+        holds it until that post has surely landed or died, so that whoever looks for it next finds it.
+        """
         values: dict[str, Any] = {
             "state": "failed" if final else "pending",
             "attempts": deliveries.c.attempts + 1,
             "last_error": error,
             "claim_expires_at": None,
         }
-        if not final:
+        if not final and hold_seconds > 0:
+            values["state"] = "claimed"
+            values["claim_expires_at"] = utcnow() + timedelta(seconds=hold_seconds)
+        elif not final:
             values["claimed_by"] = None
-        await self._set(job_id, destination, **values)
+        return await self._set(job_id, destination, owner, **values)
 
     async def due_deliveries(self, limit: int = 100) -> list[Delivery]:
         """Deliveries of finished jobs that are pending or whose claim expired, oldest first."""
