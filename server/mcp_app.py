@@ -30,6 +30,13 @@ from server.core.attachments import load_files
 from server.core.domain import Attachment, Origin, ToolName
 from server.core.errors import Forbidden, GeminiInteractionsError, NotFound
 from server.core.images import preview
+from server.core.models import (
+    DEFAULT_IMAGE_MODEL,
+    DEFAULT_MODEL,
+    DEFAULT_RESEARCH_AGENT,
+    THOROUGH_RESEARCH_AGENT,
+    ThinkingLevel,
+)
 from server.core.settings import Settings
 from server.mcp_auth import HttpSecurity
 from server.mcp_errors import DATABASE_FAILURE, is_database_error, tool_errors
@@ -90,29 +97,44 @@ Attachments = Annotated[
         default=None,
         max_length=10,
         description="Absolute paths of local files to send with the prompt: images (PNG, JPEG, WebP, HEIC, "
-        "GIF), PDF, audio (WAV, MP3, AIFF, AAC, OGG, FLAC) or UTF-8 text; at most 10 files and 14 MiB.",
+        "GIF), PDF, audio (WAV, MP3, AIFF, AAC, OGG, FLAC, M4A, Opus) or UTF-8 text; at most 10 files and "
+        "14 MiB.",
     ),
 ]
 ModelArg = Annotated[
     str | None,
     Field(
         default=None,
-        description="Gemini model id (default: GEMINI_INTERACTIONS_MODEL, else gemini-3.5-flash).",
+        max_length=200,
+        description=f"Gemini model id (default: GEMINI_INTERACTIONS_MODEL, else {DEFAULT_MODEL}, an alias that "
+        "follows Google's current Flash model). To pin a model give an exact id, e.g. gemini-3.8-flash or "
+        "gemini-pro-latest.",
+    ),
+]
+ThinkingLevelArg = Annotated[
+    ThinkingLevel | None,
+    Field(
+        default=None,
+        description="How long Gemini thinks before answering: minimal, low, medium, high or xhigh (default: "
+        "GEMINI_INTERACTIONS_THINKING_LEVEL, else the model's own). Lower is faster: use it when the host "
+        "cuts tool calls short.",
     ),
 ]
 ImageModelArg = Annotated[
     str | None,
     Field(
         default=None,
-        description="Image model id (default: GEMINI_INTERACTIONS_IMAGE_MODEL, else gemini-3.1-flash-image).",
+        max_length=200,
+        description=f"Image model id (default: GEMINI_INTERACTIONS_IMAGE_MODEL, else {DEFAULT_IMAGE_MODEL}).",
     ),
 ]
 AgentArg = Annotated[
     str | None,
     Field(
         default=None,
-        description="Deep Research agent (default: GEMINI_INTERACTIONS_RESEARCH_AGENT, else "
-        "deep-research-preview-04-2026; deep-research-max-preview-04-2026 is slower and more thorough).",
+        max_length=200,
+        description=f"Deep Research agent (default: GEMINI_INTERACTIONS_RESEARCH_AGENT, else "
+        f"{DEFAULT_RESEARCH_AGENT}; {THOROUGH_RESEARCH_AGENT} is slower and more thorough).",
     ),
 ]
 InteractionId = Annotated[
@@ -192,6 +214,7 @@ def build_server(
         tools: list[ToolName] | None,
         response_schema: dict[str, Any] | None,
         attachments: list[str] | None,
+        thinking_level: ThinkingLevel | None,
     ) -> AskResult:
         state = _state(ctx)
         with tool_errors(tool, previous):
@@ -205,6 +228,7 @@ def build_server(
                 response_schema=response_schema,
                 attachments=files,
                 previous_interaction_id=previous,
+                thinking_level=thinking_level,
             )
             if result.status == "failed" or (result.error and not result.text):
                 raise ToolError(
@@ -224,8 +248,10 @@ def build_server(
         tools: Tools = None,
         response_schema: ResponseSchema = None,
         attachments: Attachments = None,
+        thinking_level: ThinkingLevelArg = None,
     ) -> AskResult:
-        """Ask Gemini a question and get the answer. Starts a new conversation; its interaction_id lets you
+        """Ask Gemini a question and get the whole answer (a long one arrives in parts; they are joined, and
+        `incomplete` says if it still stopped early). Starts a new conversation; its interaction_id lets you
         follow up with continue_thread. For work that takes minutes (in-depth reports), use start_research."""
         return await answer(
             ctx,
@@ -237,6 +263,7 @@ def build_server(
             tools=tools,
             response_schema=response_schema,
             attachments=attachments,
+            thinking_level=thinking_level,
         )
 
     @server.tool(
@@ -252,6 +279,7 @@ def build_server(
         tools: Tools = None,
         response_schema: ResponseSchema = None,
         attachments: Attachments = None,
+        thinking_level: ThinkingLevelArg = None,
     ) -> AskResult:
         """Follow up on an earlier interaction: Gemini remembers that conversation. Works from any earlier
         interaction id: an answer (ask/continue_thread), an image (generate_image) or a finished research job.
@@ -271,6 +299,7 @@ def build_server(
             tools=tools,
             response_schema=response_schema,
             attachments=attachments,
+            thinking_level=thinking_level,
         )
 
     @server.tool(

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from server.core import research
 
 if TYPE_CHECKING:
-    from server.core.domain import Answer, ResearchJob
+    from server.core.domain import Answer, ResearchJob, Usage
     from server.core.service import ImageResult as CoreImageResult
 
 MAX_PROMPT_ECHO = 200
@@ -24,10 +24,37 @@ def research_uri(interaction_id: str) -> str:
 
 
 class UsageOut(BaseModel):
-    input_tokens: int = 0
+    """Every count Gemini reported, summed over the parts of a long answer."""
+
+    input_tokens: int = Field(default=0, description="Prompt tokens (re-sent, and counted, for every part).")
     output_tokens: int = 0
     thought_tokens: int = 0
+    cached_tokens: int = 0
+    tool_use_tokens: int = 0
     total_tokens: int = 0
+    input_by_modality: dict[str, int] = Field(default_factory=dict)
+    output_by_modality: dict[str, int] = Field(default_factory=dict)
+    cached_by_modality: dict[str, int] = Field(default_factory=dict)
+    tool_use_by_modality: dict[str, int] = Field(default_factory=dict)
+    grounding_tool_counts: dict[str, int] = Field(
+        default_factory=dict, description="Grounding tool calls by type (google_search …)."
+    )
+
+
+def usage_out(usage: Usage) -> UsageOut:
+    return UsageOut(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        thought_tokens=usage.thought_tokens,
+        cached_tokens=usage.cached_tokens,
+        tool_use_tokens=usage.tool_use_tokens,
+        total_tokens=usage.total_tokens,
+        input_by_modality=dict(usage.input_by_modality),
+        output_by_modality=dict(usage.output_by_modality),
+        cached_by_modality=dict(usage.cached_by_modality),
+        tool_use_by_modality=dict(usage.tool_use_by_modality),
+        grounding_tool_counts=dict(usage.grounding_tool_counts),
+    )
 
 
 class CitationOut(BaseModel):
@@ -39,27 +66,25 @@ class AskResult(BaseModel):
     interaction_id: str = Field(
         description="Pass to continue_thread for a follow-up in the same conversation."
     )
-    model: str | None = Field(description="The model (or agent) that answered.")
-    text: str = Field(description="The answer; JSON text when a response_schema was given.")
+    model: str | None = Field(
+        description="The model that answered, as Gemini reports it (it may route a retired id)."
+    )
+    text: str = Field(description="The whole answer; JSON text when a response_schema was given.")
     usage: UsageOut | None = Field(default=None, description="Token counts, when Gemini reported them.")
     citations: list[CitationOut] = Field(default_factory=list, description="Sources cited (google_search).")
+    incomplete: str | None = Field(
+        default=None, description="Set when the answer stopped before its end: why, and what to do."
+    )
 
 
 def ask_result(answer: Answer) -> AskResult:
-    usage = answer.usage
     return AskResult(
         interaction_id=answer.interaction_id,
         model=answer.model or answer.agent,
         text=answer.text,
-        usage=UsageOut(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            thought_tokens=usage.thought_tokens,
-            total_tokens=usage.total_tokens,
-        )
-        if usage
-        else None,
+        usage=usage_out(answer.usage) if answer.usage else None,
         citations=[CitationOut(url=c.url, title=c.title) for c in answer.citations],
+        incomplete=answer.incomplete,
     )
 
 
@@ -91,6 +116,8 @@ def image_call_result(result: CoreImageResult, previews: list[tuple[bytes, str] 
         lines.append(f"- {f.path} ({size})")
     if said:
         lines.append(f"Model's note: {said}")
+    if result.answer.incomplete:
+        lines.append(result.answer.incomplete)
     lines.append(f"To refine it, call generate_image with interaction_id='{iid}' and what to change.")
     content: list[Any] = [TextContent(type="text", text="\n".join(lines))]
     for saved, shown in zip(result.files, previews, strict=True):

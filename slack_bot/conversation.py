@@ -85,7 +85,8 @@ async def answer(bot: SlackBot, turn: Turn, *, set_status: SetStatus | None = No
         return
     # Remembered before posting, so that a reply typed the moment the answer appears continues from it.
     await bot.store.set_thread(turn.team_id, turn.channel_id, turn.thread_ts, result.interaction_id)
-    await post_answer(client, turn.channel_id, turn.thread_ts, note + result.text)
+    ending = f"\n\n_{result.incomplete}_" if result.incomplete else ""
+    await post_answer(client, turn.channel_id, turn.thread_ts, note + result.text + ending)
 
 
 async def draw(bot: SlackBot, turn: Turn) -> None:

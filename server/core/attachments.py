@@ -15,17 +15,25 @@ MAX_TOTAL_BYTES = 14 * 1024 * 1024
 MAX_TEXT_BYTES = 1024 * 1024
 MAX_FILES = 10
 
+# The mime types the API lists for each kind (google/genai/_gaos/types/interactions/{image,document,audio}content.py).
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif", "image/gif"}
 DOCUMENT_TYPES = {"application/pdf"}
 AUDIO_TYPES = {
-    "audio/wav", "audio/x-wav", "audio/mpeg", "audio/mp3", "audio/aiff", "audio/x-aiff",
-    "audio/aac", "audio/ogg", "audio/flac", "audio/x-flac",
+    "audio/wav", "audio/mp3", "audio/aiff", "audio/aac", "audio/ogg", "audio/flac", "audio/mpeg",
+    "audio/m4a", "audio/opus", "audio/webm",
+}  # fmt: skip
+# Names systems (Python's mimetypes, browsers, Slack) give the same formats; the API takes only its own.
+ALIASES = {
+    "audio/x-wav": "audio/wav", "audio/wave": "audio/wav", "audio/vnd.wave": "audio/wav",
+    "audio/x-aiff": "audio/aiff", "audio/x-flac": "audio/flac", "audio/x-aac": "audio/aac",
+    "audio/x-m4a": "audio/m4a", "audio/mp4": "audio/m4a", "audio/x-mpeg": "audio/mpeg", "audio/x-mp3": "audio/mp3",
+    "image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png",
 }  # fmt: skip
 TEXT_SUFFIXES = {
     ".txt", ".md", ".markdown", ".csv", ".tsv", ".json", ".yaml", ".yml", ".toml", ".xml", ".html",
     ".py", ".js", ".ts", ".go", ".rs", ".java", ".c", ".h", ".cpp", ".sql", ".sh", ".log", ".ini", ".rst",
 }  # fmt: skip
-SUPPORTED = "images (PNG, JPEG, WebP, HEIC, GIF), PDF, audio (WAV, MP3, AIFF, AAC, OGG, FLAC) and plain text"
+SUPPORTED = "images (PNG, JPEG, WebP, HEIC, GIF), PDF, audio (WAV, MP3, AIFF, AAC, OGG, FLAC, M4A, Opus) and plain text"
 
 _SNIFF = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -53,12 +61,13 @@ def _kind(name: str, mime: str | None, data: bytes) -> tuple[str, str]:
     mime = (mime or "").split(";")[0].strip().lower() or None
     if mime in (None, "application/octet-stream", "binary/octet-stream"):
         mime = _sniff(data) or mimetypes.guess_type(name)[0]
+    mime = ALIASES.get(mime or "", mime)
     if mime in IMAGE_TYPES:
         return "image", mime
     if mime in DOCUMENT_TYPES:
         return "document", mime
     if mime in AUDIO_TYPES:
-        return "audio", "audio/wav" if mime == "audio/x-wav" else mime
+        return "audio", mime
     if (mime or "").startswith("text/") or Path(name).suffix.lower() in TEXT_SUFFIXES:
         if len(data) > MAX_TEXT_BYTES:
             raise AttachmentError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -12,18 +13,81 @@ ResearchStatus = Literal[
 TERMINAL_STATUSES: frozenset[str] = frozenset(
     {"completed", "failed", "cancelled", "incomplete", "budget_exceeded", "timed_out"}
 )
-# Upstream statuses a poller keeps waiting on (requires_action is a failure for us: we send no function tools).
+# Upstream statuses a research watcher keeps waiting on (within its deadline).
 WAITING_STATUSES: frozenset[str] = frozenset({"in_progress", "queued", "idle", "requires_continuation"})
+# The interaction waits for something from us: a function result (we offer no function tools) or, with
+# collaborative planning, the user's answer to a plan.
+ACTION_STATUSES: frozenset[str] = frozenset({"requires_action"})
+
+Disposition = Literal["terminal", "waiting", "action", "unknown"]
+
+
+def disposition(status: str) -> Disposition:
+    """What a research watcher does with an upstream status: the one place that decides it.
+
+    ``terminal``: finalize the job. ``waiting``: keep waiting. ``action``: the run waits for us; we end it with
+    a clear message (a plan awaiting the user will be handled here). ``unknown``: a status newer than this
+    code: log it and keep waiting until the deadline.
+    """
+    if status in TERMINAL_STATUSES:
+        return "terminal"
+    if status in WAITING_STATUSES:
+        return "waiting"
+    if status in ACTION_STATUSES:
+        return "action"
+    return "unknown"
+
 
 ToolName = Literal["google_search", "url_context", "code_execution"]
 
 
 @dataclass(frozen=True, slots=True)
 class Usage:
+    """Every token count Gemini reports for an answer (``usage`` of the interaction), kept for cost.
+
+    ``initial_input_tokens`` is the prompt of the first hop: a continued answer re-sends (and bills) its input on
+    every hop, so ``input_tokens`` sums them. The ``*_by_modality`` maps are modality → tokens;
+    ``grounding_tool_counts`` is grounding tool type (``google_search``, ``google_maps``, ``retrieval``) → calls.
+    """
+
     input_tokens: int = 0
     output_tokens: int = 0
     thought_tokens: int = 0
+    cached_tokens: int = 0
+    tool_use_tokens: int = 0
     total_tokens: int = 0
+    initial_input_tokens: int | None = None
+    input_by_modality: Mapping[str, int] = field(default_factory=dict)
+    output_by_modality: Mapping[str, int] = field(default_factory=dict)
+    cached_by_modality: Mapping[str, int] = field(default_factory=dict)
+    tool_use_by_modality: Mapping[str, int] = field(default_factory=dict)
+    grounding_tool_counts: Mapping[str, int] = field(default_factory=dict)
+
+    def __add__(self, later: Usage) -> Usage:
+        """This hop's usage followed by a later hop's: every count summed, the first prompt kept."""
+        return Usage(
+            input_tokens=self.input_tokens + later.input_tokens,
+            output_tokens=self.output_tokens + later.output_tokens,
+            thought_tokens=self.thought_tokens + later.thought_tokens,
+            cached_tokens=self.cached_tokens + later.cached_tokens,
+            tool_use_tokens=self.tool_use_tokens + later.tool_use_tokens,
+            total_tokens=self.total_tokens + later.total_tokens,
+            initial_input_tokens=(
+                self.initial_input_tokens if self.initial_input_tokens is not None else self.input_tokens
+            ),
+            input_by_modality=_sum_maps(self.input_by_modality, later.input_by_modality),
+            output_by_modality=_sum_maps(self.output_by_modality, later.output_by_modality),
+            cached_by_modality=_sum_maps(self.cached_by_modality, later.cached_by_modality),
+            tool_use_by_modality=_sum_maps(self.tool_use_by_modality, later.tool_use_by_modality),
+            grounding_tool_counts=_sum_maps(self.grounding_tool_counts, later.grounding_tool_counts),
+        )
+
+
+def _sum_maps(first: Mapping[str, int], second: Mapping[str, int]) -> dict[str, int]:
+    out = dict(first)
+    for key, value in second.items():
+        out[key] = out.get(key, 0) + value
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +114,13 @@ class Attachment:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """One interaction as we understand it: the text of every model_output step, in order."""
+    """One interaction as we understand it: the text of every model_output step, in order.
+
+    A long answer may arrive in several continuation hops; it is merged into one: ``interaction_id`` is the last
+    hop's (continue from it), ``hop_ids`` lists them all, ``usage`` sums them. ``incomplete`` says why an
+    answer stopped before its end (too many hops, out of time, a hop that failed); None when it is whole.
+    ``model`` is the model that served the answer, as Gemini reports it (not necessarily the one asked for).
+    """
 
     interaction_id: str
     status: str
@@ -62,6 +132,8 @@ class Answer:
     images: tuple[GeneratedImage, ...] = ()
     usage: Usage | None = None
     error: str | None = None
+    hop_ids: tuple[str, ...] = ()
+    incomplete: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,13 +8,18 @@ GeminiInteractionsError
  │   └─ ResearchNotFound        a research job id not in our store
  ├─ Forbidden                   a job that belongs to someone else
  ├─ ConflictError               e.g. cancelling a job that already finished
- └─ UpstreamError               Gemini answered with an error or not at all
-     ├─ AuthenticationFailed    401/403: key missing, wrong or lacking access
-     ├─ RateLimited             429 (.retry_after seconds when given)
+ └─ UpstreamError               Gemini answered with an error or not at all (.status_code, .reason)
+     ├─ AuthenticationFailed    the API key: not valid, refused (unrestricted/standard key), restricted
+     ├─ AccessDenied            403 not about the key: this project may not use that model or agent
+     ├─ RateLimited             429: rate limit, quota, or a tier that excludes the agent (.retry_after)
      ├─ InteractionExpired      404 on a continuation: expired, or made with store=false
-     ├─ UpstreamRejected        400/409/422: Gemini refused the request
+     ├─ UnknownModel            404 for the model or agent id: mistyped or retired (names the id and setting)
+     ├─ UpstreamRejected        400/402/409/422: Gemini refused the request
      ├─ UpstreamTimeout         no answer within our timeout
      └─ UpstreamUnavailable     connection failure, 5xx
+
+Which Gemini answer becomes which error, with Google's sources: the README's error table and
+``upstream_errors.py``.
 """
 
 from __future__ import annotations
@@ -59,25 +64,40 @@ class ConflictError(GeminiInteractionsError):
 
 class UpstreamError(GeminiInteractionsError):
     status_code: int | None = None
+    reason: str | None = None  # Google's error reason (``details[].reason``), when it sent one
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    def __init__(self, message: str, *, status_code: int | None = None, reason: str | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.reason = reason
 
 
 class AuthenticationFailed(UpstreamError):
     pass
 
 
+class AccessDenied(UpstreamError):
+    pass
+
+
 class RateLimited(UpstreamError):
     def __init__(
-        self, message: str, *, retry_after: float | None = None, status_code: int | None = 429
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status_code: int | None = 429,
+        reason: str | None = None,
     ) -> None:
-        super().__init__(message, status_code=status_code)
+        super().__init__(message, status_code=status_code, reason=reason)
         self.retry_after = retry_after
 
 
 class InteractionExpired(UpstreamError):
+    pass
+
+
+class UnknownModel(UpstreamError):
     pass
 
 

@@ -1,8 +1,10 @@
 """The one module that talks to Gemini: google-genai's ``client.aio.interactions``, imported lazily.
 
-It turns ``steps`` into our domain types and ``google.genai._interactions`` errors into ``errors.py``.
-SDK retries are off (a retried ``create(background=True)`` can start a second billed run); callers retry
-idempotent reads themselves.
+It sends our requests as raw creates and reads the JSON itself (the SDK's parsing builds pydantic model classes
+per call; see the README's benchmark notes), follows continuation hops so a foreground answer arrives whole
+(``continuation.py``), turns ``steps`` into our domain types (``answers.py``) and Gemini's errors into ours
+(``upstream_errors.py``). SDK retries are off (a retried ``create(background=True)`` can start a second billed
+run); callers retry idempotent reads themselves.
 """
 
 from __future__ import annotations
@@ -11,11 +13,19 @@ import base64
 import inspect
 import json
 import logging
+import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from . import errors
-from .domain import Answer, Attachment, Citation, GeneratedImage, StreamUpdate, Usage
+import anyio
+
+from . import continuation, errors
+from .answers import image_uris, to_answer, to_update
+from .domain import Answer, Attachment, StreamUpdate, disposition
+from .upstream_errors import Call, clean, read_envelope, to_error
 
 if TYPE_CHECKING:
     from google import genai
@@ -26,6 +36,11 @@ log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 2000
 REPLICA_HEADER = "x-gemini-interactions-replica"
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+MAX_IMAGE_URIS = 16
+MAX_IMAGE_BYTES = 32 * 1024 * 1024
+
+__all__ = ["Call", "Gateway", "to_answer", "to_update", "translate"]
 
 
 class Gateway:
@@ -33,6 +48,7 @@ class Gateway:
         self._settings = settings
         self._replica_id = replica_id
         self._client: genai.Client | None = None
+        self._http_client: Any = None  # for images Gemini delivers by uri
 
     def prepare(self) -> None:
         """Build the SDK client now (it imports google-genai): blocking, so run it in a worker thread."""
@@ -58,6 +74,9 @@ class Gateway:
         return self._client.aio.interactions
 
     async def aclose(self) -> None:
+        if self._http_client is not None:
+            await self._http_client.aclose()
+            self._http_client = None
         if self._client is not None:
             try:
                 await self._client.aio.aclose()
@@ -77,6 +96,8 @@ class Gateway:
         response_schema: dict[str, Any] | None = None,
         attachments: Sequence[Attachment] = (),
         previous_interaction_id: str | None = None,
+        thinking_level: str | None = None,
+        model_from_argument: bool = False,
     ) -> Answer:
         body: dict[str, Any] = {"model": model, "input": _input(prompt, attachments)}
         if system_instruction:
@@ -89,9 +110,12 @@ class Gateway:
                 "mime_type": "application/json",
                 "schema": response_schema,
             }
+        if thinking_level:
+            body["generation_config"] = {"thinking_level": thinking_level}
         if previous_interaction_id:
             body["previous_interaction_id"] = previous_interaction_id
-        return await self._create(body, continuing=bool(previous_interaction_id))
+        call = Call("answer", model, model_from_argument, previous_interaction_id)
+        return await self._answer(body, call)
 
     async def generate_image(
         self,
@@ -100,6 +124,7 @@ class Gateway:
         model: str,
         aspect_ratio: str | None = None,
         previous_interaction_id: str | None = None,
+        model_from_argument: bool = False,
     ) -> Answer:
         image_format: dict[str, Any] = {"type": "image", "delivery": "inline"}
         if aspect_ratio:
@@ -111,21 +136,42 @@ class Gateway:
         }
         if previous_interaction_id:
             body["previous_interaction_id"] = previous_interaction_id
-        return await self._create(body, continuing=bool(previous_interaction_id))
+        call = Call("image", model, model_from_argument, previous_interaction_id)
+        return await self._answer(body, call)
 
-    async def _create(self, body: dict[str, Any], *, continuing: bool) -> Answer:
+    async def _answer(self, body: dict[str, Any], call: Call) -> Answer:
+        """One whole answer: every continuation hop, within one request timeout for all of them."""
         api = self._interactions()
-        try:
-            interaction = await _json(
-                api.with_raw_response.create(**body, timeout=self._settings.request_timeout_seconds)
-            )
-        except Exception as exc:
-            raise translate(exc, continuing=continuing) from None
-        return to_answer(interaction)
+
+        async def send(hop: dict[str, Any], timeout: float) -> dict[str, Any]:
+            try:
+                return await _json(api.with_raw_response.create(**hop, timeout=max(timeout, 0.001)))
+            except Exception as exc:
+                raise self.translate(exc, call) from None
+
+        budget = self._settings.request_timeout_seconds
+        started = time.monotonic()
+        followed = await continuation.follow(body, send, budget=budget)
+        notes = [followed.stopped] if followed.stopped else []
+        left = budget - (time.monotonic() - started)
+        fetched, failed = await self._fetch_images(followed.interaction, timeout=max(1.0, left))
+        if failed:
+            notes.append(f"{failed} image(s) Gemini made could not be downloaded; see the server log.")
+        answer = replace(to_answer(followed.interaction, fetched=fetched), incomplete=" ".join(notes) or None)
+        usage = answer.usage
+        log.info(
+            "answer %s from %s: %d part(s), %s tokens%s",
+            answer.interaction_id,
+            answer.model or answer.agent,
+            followed.hops,
+            usage.total_tokens if usage else "?",
+            " (incomplete)" if answer.incomplete else "",
+        )
+        return answer
 
     # -- background research -----------------------------------------------------------------------------
 
-    async def start_research(self, prompt: str, *, agent: str) -> Answer:
+    async def start_research(self, prompt: str, *, agent: str, agent_from_argument: bool = False) -> Answer:
         """One create, never retried: a retry after a dropped connection could start a second billed run."""
         api = self._interactions()
         try:
@@ -139,23 +185,28 @@ class Gateway:
                 )
             )
         except Exception as exc:
-            raise translate(exc, research=True) from None
+            raise self.translate(exc, Call("research", agent, agent_from_argument)) from None
         return to_answer(interaction)
 
-    async def get(self, interaction_id: str, *, timeout: float = 30.0) -> Answer:
+    async def get(self, interaction_id: str, *, timeout: float = 30.0, with_images: bool = False) -> Answer:
+        """The interaction as it is now. ``with_images``: once it has ended, also download the images Gemini
+        delivered by ``uri`` (report charts), so they are kept like inline ones."""
         api = self._interactions()
         try:
             interaction = await _json(api.with_raw_response.get(interaction_id, timeout=timeout))
         except Exception as exc:
-            raise translate(exc) from None
-        return to_answer(interaction)
+            raise self.translate(exc) from None
+        fetched: dict[str, bytes] = {}
+        if with_images and disposition(str(interaction.get("status"))) == "terminal":
+            fetched, _ = await self._fetch_images(interaction, timeout=timeout)
+        return to_answer(interaction, fetched=fetched)
 
     async def cancel(self, interaction_id: str, *, timeout: float = 30.0) -> None:
         api = self._interactions()
         try:
             await api.cancel(interaction_id, timeout=timeout)
         except Exception as exc:
-            raise translate(exc) from None
+            raise self.translate(exc) from None
 
     async def stream(
         self, interaction_id: str, *, last_event_id: str | None = None, read_timeout: float = 60.0
@@ -179,7 +230,65 @@ class Gateway:
         except errors.GeminiInteractionsError:
             raise
         except Exception as exc:
-            raise translate(exc) from None
+            raise self.translate(exc) from None
+
+    # -- images delivered by uri ---------------------------------------------------------------------------
+
+    async def _fetch_images(
+        self, interaction: dict[str, Any], *, timeout: float
+    ) -> tuple[dict[str, bytes], int]:
+        """Download the images of ``interaction`` that carry a ``uri`` instead of data; (bytes by uri, failures).
+
+        The API key goes only to Gemini's own host (the configured base URL's, else
+        generativelanguage.googleapis.com); any other host must be https and gets no key.
+        """
+        uris = list(dict.fromkeys(image_uris(interaction)))[:MAX_IMAGE_URIS]
+        fetched: dict[str, bytes] = {}
+        failed = 0
+        for uri in uris:
+            try:
+                with anyio.fail_after(timeout):
+                    fetched[uri] = await self._download(uri)
+            except Exception as exc:  # the answer is still worth having without this image
+                failed += 1
+                log.warning("could not download an image Gemini delivered by uri (%s)", type(exc).__name__)
+        return fetched, failed
+
+    async def _download(self, uri: str) -> bytes:
+        parts = urlsplit(uri)
+        gemini_host = urlsplit(self._base_url()).hostname
+        headers: dict[str, str] = {}
+        if parts.hostname and parts.hostname == gemini_host:
+            headers["x-goog-api-key"] = self._settings.resolved_api_key() or ""
+        elif parts.scheme != "https":
+            raise ValueError("an image uri on another host must be https")
+        client = self._http()
+        async with client.stream("GET", uri, headers=headers, follow_redirects=not headers) as response:
+            if response.is_redirect and headers:  # follow once, without the key
+                location = response.headers.get("location", "")
+                if urlsplit(location).scheme != "https":
+                    raise ValueError("an image download redirected to a non-https location")
+                return await self._download_plain(location)
+            return await _read_capped(response)
+
+    async def _download_plain(self, uri: str) -> bytes:
+        async with self._http().stream("GET", uri, follow_redirects=True) as response:
+            return await _read_capped(response)
+
+    def _base_url(self) -> str:
+        return self._settings.base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or DEFAULT_BASE_URL
+
+    def _http(self) -> Any:
+        if self._http_client is None:
+            self._http_client = _httpx().AsyncClient(timeout=30.0)
+        return self._http_client
+
+    # -- errors ------------------------------------------------------------------------------------------
+
+    def translate(self, exc: BaseException, call: Call | None = None) -> Exception:
+        """An SDK exception as our error, with a message that says what to do next and carries no secret."""
+        key = self._settings.resolved_api_key()
+        return translate(exc, call or Call(), secrets=(key,) if key else ())
 
 
 async def _json(request: Awaitable[Any]) -> dict[str, Any]:
@@ -218,13 +327,30 @@ async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
                 yield payload
 
 
-def _connection_limits() -> Any:
-    # One research watcher holds one streaming connection; httpx's default pool of 100 would queue the rest.
+def _httpx() -> Any:
+    """The SDK's HTTP library: httpx2, or httpx where the SDK falls back to it."""
     try:
         import httpx2 as httpx
-    except ImportError:  # the SDK falls back to httpx the same way
+    except ImportError:
         import httpx
-    return httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100)
+    return httpx
+
+
+def _connection_limits() -> Any:
+    # One research watcher holds one streaming connection; httpx's default pool of 100 would queue the rest.
+    return _httpx().Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100)
+
+
+async def _read_capped(response: Any) -> bytes:
+    response.raise_for_status()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_IMAGE_BYTES:
+            raise ValueError(f"the image is larger than {MAX_IMAGE_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 # -- translation ------------------------------------------------------------------------------------------
@@ -249,101 +375,19 @@ def _input(prompt: str, attachments: Sequence[Attachment]) -> Any:
     return parts
 
 
-def _dump(obj: Any) -> dict[str, Any]:
-    if isinstance(obj, dict):
-        return obj
-    return obj.model_dump(mode="json", exclude_none=True)
-
-
-def to_answer(interaction: Any) -> Answer:
-    data = _dump(interaction)
-    texts: list[str] = []
-    thoughts: list[str] = []
-    citations: dict[str, Citation] = {}
-    images: list[GeneratedImage] = []
-    for step in data.get("steps") or []:
-        kind = step.get("type")
-        if kind == "thought":
-            thoughts.extend(s["text"] for s in step.get("summary") or [] if s.get("text"))
-        elif kind == "model_output":
-            for item in step.get("content") or []:
-                if item.get("type") == "text" and item.get("text"):
-                    texts.append(item["text"])
-                    for note in item.get("annotations") or []:
-                        if note.get("url"):
-                            citations.setdefault(
-                                note["url"], Citation(url=note["url"], title=note.get("title"))
-                            )
-                elif item.get("type") == "image" and item.get("data"):
-                    images.append(
-                        GeneratedImage(
-                            data=base64.b64decode(item["data"]),
-                            mime_type=item.get("mime_type") or "image/png",
-                        )
-                    )
-    usage = data.get("usage")
-    error = None
-    if data.get("errors"):
-        error = "; ".join(str(e.get("message") or e) for e in data["errors"] if e)
-    return Answer(
-        interaction_id=data.get("id", ""),
-        status=str(data.get("status") or "completed"),
-        model=data.get("model"),
-        agent=data.get("agent"),
-        text="\n\n".join(texts),
-        thoughts=tuple(thoughts),
-        citations=tuple(citations.values()),
-        images=tuple(images),
-        usage=_usage(usage) if usage else None,
-        error=error,
-    )
-
-
-def _usage(data: dict[str, Any]) -> Usage:
-    return Usage(
-        input_tokens=int(data.get("total_input_tokens") or 0),
-        output_tokens=int(data.get("total_output_tokens") or 0),
-        thought_tokens=int(data.get("total_thought_tokens") or 0),
-        total_tokens=int(data.get("total_tokens") or 0),
-    )
-
-
-def to_update(event: Any) -> StreamUpdate | None:
-    data = _dump(event)
-    kind = data.get("event_type")
-    event_id = data.get("event_id")
-    if kind == "interaction.completed":
-        return StreamUpdate("completed", event_id, status=(data.get("interaction") or {}).get("status"))
-    if kind == "interaction.status_update":
-        return StreamUpdate("status", event_id, status=data.get("status"))
-    if kind == "error":
-        error = data.get("error") or {}
-        return StreamUpdate("error", event_id, text=str(error.get("message") or "stream error"))
-    if kind == "step.delta":
-        delta = data.get("delta") or {}
-        if delta.get("type") == "thought_summary":
-            content = delta.get("content") or {}
-            text = content.get("text") if isinstance(content, dict) else None
-            return StreamUpdate("progress", event_id, text=text or delta.get("text"))
-    if kind == "step.start":
-        step = data.get("step") or {}
-        if step.get("type") == "thought":
-            texts = [s.get("text") for s in step.get("summary") or [] if s.get("text")]
-            if texts:
-                return StreamUpdate("progress", event_id, text=texts[-1])
-    if event_id is None:
-        return None
-    return StreamUpdate("other", event_id)
-
-
-def translate(exc: BaseException, *, continuing: bool = False, research: bool = False) -> Exception:
+def translate(exc: BaseException, call: Call | None = None, *, secrets: Sequence[str] = ()) -> Exception:
     """Map an SDK exception to our error tree, with a message that says what to do next."""
     if isinstance(exc, errors.GeminiInteractionsError):
         return exc
+    call = call or Call()
     from google.genai import _interactions as gi
 
     if isinstance(exc, gi.APITimeoutError) or _is_transport(exc, "TimeoutException"):
-        hint = " For long work use start_research, which runs in the background." if not research else ""
+        hint = (
+            " For long work use start_research, which runs in the background."
+            if call.kind != "research"
+            else ""
+        )
         return errors.UpstreamTimeout(f"Gemini did not answer in time.{hint} Try again in a moment.")
     if isinstance(exc, gi.APIConnectionError) or _is_transport(exc, "TransportError"):
         return errors.UpstreamUnavailable(
@@ -351,13 +395,20 @@ def translate(exc: BaseException, *, continuing: bool = False, research: bool = 
             "then try again."
         )
     if isinstance(exc, gi.APIStatusError):
-        return _from_status(exc, continuing=continuing, research=research)
+        response = getattr(exc, "response", None)
+        envelope = read_envelope(
+            int(getattr(exc, "status_code", 0) or 0),
+            getattr(exc, "body", None) or getattr(exc, "message", ""),
+            getattr(response, "headers", None),
+        )
+        return to_error(envelope, call, secrets=secrets)
     if isinstance(exc, gi.APIError):
         return errors.UpstreamError(
-            f"Gemini returned a response we could not read: {_message(exc).rstrip('.')}. Try again in a moment."
+            f"Gemini returned a response we could not read: {clean(str(getattr(exc, 'message', exc)), secrets)}. "
+            "Try again in a moment."
         )
     if isinstance(exc, (ValueError, TypeError)):
-        return errors.InvalidInput(f"The request was not valid: {exc}")
+        return errors.InvalidInput(f"The request was not valid: {clean(str(exc), secrets)}")
     log.exception("unexpected error from the Gemini SDK", exc_info=exc)
     return errors.UpstreamError("Unexpected failure talking to Gemini; see the server log. Try again.")
 
@@ -365,53 +416,3 @@ def translate(exc: BaseException, *, continuing: bool = False, research: bool = 
 def _is_transport(exc: BaseException, name: str) -> bool:
     """An httpx/httpx2 error raised while reading a streamed body (the SDK wraps only the request)."""
     return any(cls.__name__ == name and cls.__module__.startswith("httpx") for cls in type(exc).__mro__)
-
-
-def _message(exc: Any) -> str:
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
-    return str(getattr(exc, "message", "") or exc)
-
-
-def _retry_after(exc: Any) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None) or {}
-    try:
-        if headers.get("retry-after-ms"):
-            return float(headers["retry-after-ms"]) / 1000
-        if headers.get("retry-after"):
-            return float(headers["retry-after"])
-    except ValueError:
-        return None
-    return None
-
-
-def _from_status(exc: Any, *, continuing: bool, research: bool) -> Exception:
-    code = int(getattr(exc, "status_code", 0) or 0)
-    upstream = _message(exc)
-    key_invalid = "API_KEY_INVALID" in str(getattr(exc, "body", "")) or "API key not valid" in upstream
-    if code in (401, 403) or key_invalid:
-        return errors.AuthenticationFailed(
-            f"Gemini rejected the API key ({upstream}). {errors.KEY_HELP}", status_code=code
-        )
-    if code == 429:
-        wait = _retry_after(exc)
-        when = f"Retry after {wait:g} s." if wait is not None else "Wait a minute and retry."
-        paid = " Deep Research needs a paid-tier key (the free tier is refused)." if research else ""
-        return errors.RateLimited(f"Gemini rate limit or quota reached. {when}{paid}", retry_after=wait)
-    if code == 404 and continuing:
-        return errors.InteractionExpired(
-            "That interaction id is unknown to Gemini: stored interactions expire (55 days on a paid key, "
-            "1 day on the free tier), and ones made with store=false are never kept. Start a new thread with ask.",
-            status_code=404,
-        )
-    if code == 404:
-        return errors.NotFound(f"Gemini does not know that interaction ({upstream}).")
-    if code >= 500:
-        return errors.UpstreamUnavailable(
-            f"Gemini had a server error ({code}: {upstream}). Try again in a moment.", status_code=code
-        )
-    return errors.UpstreamRejected(f"Gemini refused the request ({code}: {upstream}).", status_code=code)

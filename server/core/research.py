@@ -19,7 +19,7 @@ import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,7 +28,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from . import errors, images
-from .domain import TERMINAL_STATUSES, WAITING_STATUSES, Answer, GeneratedImage, Origin, ResearchJob
+from .domain import TERMINAL_STATUSES, Answer, GeneratedImage, Origin, ResearchJob, disposition
 from .logs import bind_interaction, interaction_context
 
 if TYPE_CHECKING:
@@ -111,8 +111,9 @@ class ResearchService:
         if not prompt:
             raise errors.InvalidInput("The research prompt is empty: say what to research.")
         prompt = check_prompt(prompt, what="research prompt")
-        agent = agent or self._settings.research_agent
-        created = await self._gateway.start_research(prompt, agent=agent)
+        chosen = (agent or "").strip()
+        agent = chosen or self._settings.research_agent
+        created = await self._gateway.start_research(prompt, agent=agent, agent_from_argument=bool(chosen))
         with interaction_context(created.interaction_id):
             return await self._record(created.interaction_id, prompt, agent, origin)
 
@@ -366,7 +367,9 @@ class ResearchService:
                             return
                     stream_failures = 0 if outcome == "ended_after_events" else stream_failures + 1
             try:
-                answer = await self._gateway.get(job_id, timeout=min(30.0, settings.request_timeout_seconds))
+                answer = await self._gateway.get(
+                    job_id, timeout=min(30.0, settings.request_timeout_seconds), with_images=True
+                )
                 poll_failures = 0
             except errors.NotFound:
                 if (_now() - created).total_seconds() < NOT_FOUND_GRACE_SECONDS:
@@ -386,12 +389,21 @@ class ResearchService:
                 log.warning("polling %s failed (%s); next try in %.1f s", job_id, exc, wait)
                 await anyio.sleep(min(wait, max(0.0, deadline - anyio.current_time())))
                 continue
-            if answer.status in TERMINAL_STATUSES:
-                await self._finalize(job_id, answer=answer)
-                return
-            if answer.status not in WAITING_STATUSES:  # e.g. requires_action: we offer no function tools
-                await self._finalize(job_id, answer=answer, fallback_status="failed")
-                return
+            match disposition(answer.status):
+                case "terminal":
+                    await self._finalize(job_id, answer=answer)
+                    return
+                case "action":  # the run waits for us (a function result we cannot give): end it, say why
+                    await self._finalize(job_id, answer=answer, fallback_status="failed")
+                    return
+                case "unknown":
+                    if answer.status not in state.unknown_statuses:
+                        state.unknown_statuses.add(answer.status)
+                        log.warning(
+                            "research %s reports status %r, unknown to this version; waiting for it to end",
+                            job_id,
+                            answer.status,
+                        )
             if stream_failures >= STREAM_GIVE_UP_AFTER:
                 await anyio.sleep(settings.poll_seconds)
 
@@ -472,7 +484,7 @@ class ResearchService:
             for attempt in range(4):
                 try:
                     answer = await self._gateway.get(
-                        job_id, timeout=min(30.0, self._settings.request_timeout_seconds)
+                        job_id, timeout=min(30.0, self._settings.request_timeout_seconds), with_images=True
                     )
                     break
                 except errors.UpstreamError as exc:
@@ -562,7 +574,8 @@ _STATUS_HELP = {
     "cancelled": "The research run was cancelled.",
     "incomplete": "The run stopped before finishing; the partial report (if any) is kept. Try a narrower topic.",
     "budget_exceeded": "The run hit its budget before finishing. Try a narrower topic.",
-    "requires_action": "The agent asked for a tool we do not provide, so the run cannot continue.",
+    "requires_action": "The research run stopped to wait for an action this server cannot take (a function "
+    "result, or an answer to a plan), so it was ended. Start a new run.",
 }
 
 
@@ -574,3 +587,4 @@ class _Progress:
     saved_progress: str | None = None
     saved_at: float = -math.inf  # last write of any kind (the resume point alone is written rarely)
     published_at: float = -math.inf  # last progress event (published at most every PROGRESS_PUBLISH_SECONDS)
+    unknown_statuses: set[str] = field(default_factory=set)  # upstream statuses newer than us, logged once

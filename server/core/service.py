@@ -23,6 +23,7 @@ from . import errors, images
 from .domain import Answer, Attachment, Origin, ResearchJob, ToolName
 from .gateway import Gateway
 from .images import SavedImage
+from .models import ThinkingLevel
 from .research import JobEvent, ResearchService, default_replica_id
 from .settings import Settings
 
@@ -172,10 +173,17 @@ class Core:
         response_schema: dict[str, Any] | None = None,
         attachments: Sequence[Attachment] = (),
         previous_interaction_id: str | None = None,
+        thinking_level: ThinkingLevel | None = None,
     ) -> Answer:
+        """Gemini's whole answer (every continuation hop); ``answer.incomplete`` says if it stopped early.
+
+        ``model`` and ``thinking_level`` default to the settings (GEMINI_INTERACTIONS_MODEL / _THINKING_LEVEL).
+        """
         return await self.gateway.ask(
             check_prompt(prompt),
-            model=model or self.settings.model,
+            model=(model or "").strip() or self.settings.model,
+            model_from_argument=bool((model or "").strip()),
+            thinking_level=thinking_level or self.settings.thinking_level,
             system_instruction=(
                 check_prompt(system_instruction, what="system instruction")
                 if system_instruction and system_instruction.strip()
@@ -197,7 +205,8 @@ class Core:
     ) -> ImageResult:
         answer = await self.gateway.generate_image(
             check_prompt(prompt),
-            model=model or self.settings.image_model,
+            model=(model or "").strip() or self.settings.image_model,
+            model_from_argument=bool((model or "").strip()),
             aspect_ratio=aspect_ratio,
             previous_interaction_id=(previous_interaction_id or "").strip() or None,
         )

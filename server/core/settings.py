@@ -13,6 +13,8 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .models import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL, DEFAULT_RESEARCH_AGENT, ThinkingLevel
+
 
 def _default_data_dir() -> Path:
     import platformdirs
@@ -25,9 +27,11 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: str | None = None
-    model: str = "gemini-3.5-flash"
-    image_model: str = "gemini-3.1-flash-image"
-    research_agent: str = "deep-research-preview-04-2026"
+    model: str = DEFAULT_MODEL
+    image_model: str = DEFAULT_IMAGE_MODEL
+    research_agent: str = DEFAULT_RESEARCH_AGENT
+    # Default thinking level of answers (ask, continue_thread, Slack); None leaves it to the model.
+    thinking_level: ThinkingLevel | None = None
     poll_seconds: float = Field(default=10.0, gt=0)
     research_deadline_seconds: float = Field(default=3900.0, gt=0)
     lease_seconds: float = Field(default=30.0, gt=0)
@@ -35,7 +39,8 @@ class Settings(BaseSettings):
     stream_read_timeout_seconds: float = Field(default=120.0, gt=0)
     mcp_token: SecretStr | None = None
     file_roots: str = ""
-    # Bounds one foreground call (ask, generate_image); MCP hosts cut tool calls at about 60 s.
+    # Bounds one foreground answer (ask, generate_image), every continuation hop included; MCP hosts cut tool
+    # calls at about 60 s.
     request_timeout_seconds: float = Field(default=45.0, gt=0)
     # A base URL set here (by --emulator) wins over GOOGLE_GEMINI_BASE_URL; None leaves it to the SDK.
     base_url: str | None = None
@@ -48,6 +53,11 @@ class Settings(BaseSettings):
         if not value.is_absolute():
             raise ValueError(f"GEMINI_INTERACTIONS_DATA_DIR must be an absolute path, got {str(value)!r}")
         return value
+
+    @field_validator("thinking_level", mode="before")
+    @classmethod
+    def _blank_level_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("mcp_token", "api_key")
     @classmethod

@@ -103,6 +103,10 @@ def build_app(emu: Emulator) -> Starlette:
         return _json({"ok": True, "running_jobs": emu.running_jobs()})
 
     async def files(request: Request) -> Response:
+        # Like Gemini's own file downloads, the bytes need the API key.
+        if not (request.headers.get("x-goog-api-key") or request.query_params.get("key")):
+            emu.stats.record_status(401)
+            return errors.unauthenticated().to_response()
         data = emu.image_bytes(request.path_params["id"], int(request.path_params["n"]))
         if data is None:
             return ApiError(404, "File not found.").to_response()
@@ -128,6 +132,7 @@ class _Call:
     info: RequestInfo
     body: Any = None
     body_error: ApiError | None = None
+    version: str = "v1"
 
 
 async def _classify(request: Request) -> _Call:
@@ -136,6 +141,7 @@ async def _classify(request: Request) -> _Call:
     if match is None:
         raise ApiError(404, f"Method not found: {method} {request.url.path}")
     interaction_id, action = match.group("id"), match.group("action")
+    version = (match.group("prefix") or "/v1").rsplit("/", 1)[-1]
     if method == "POST" and interaction_id is None:
         raw = await request.body()
         try:
@@ -143,7 +149,7 @@ async def _classify(request: Request) -> _Call:
         except ValueError:
             return _Call(RequestInfo("create"), body_error=invalid_argument("Invalid JSON payload received."))
         streaming = isinstance(body, dict) and body.get("stream") is True
-        return _Call(RequestInfo("create", streaming=streaming), body)
+        return _Call(RequestInfo("create", streaming=streaming), body, version=version)
     if method == "POST" and action is not None:
         return _Call(RequestInfo("cancel", interaction_id=interaction_id))
     if method == "GET" and interaction_id is not None and action is None:
@@ -166,6 +172,10 @@ async def _api(emu: Emulator, request: Request) -> Response:
         raise errors.unauthenticated()
     if key.startswith("bad"):
         raise errors.api_key_invalid()
+    if key.startswith("blocked"):
+        raise errors.api_key_service_blocked()
+    if key.startswith("unrestricted"):
+        raise errors.access_token_type_unsupported()
     rule = emu.faults.take(info, REQUEST_ACTIONS)
     if rule is not None:
         early = await _request_fault(emu, request, rule)
@@ -174,7 +184,7 @@ async def _api(emu: Emulator, request: Request) -> Response:
     if call.body_error is not None:
         raise call.body_error
     if info.kind == "create":
-        return await _create(emu, request, call.body, key)
+        return await _create(emu, request, call.body, key, call.version)
     interaction_id = info.interaction_id
     assert interaction_id is not None
     if info.kind == "cancel":
@@ -193,8 +203,10 @@ async def _api(emu: Emulator, request: Request) -> Response:
     return _json(it.to_json(timeline=True, include_input=include_input))
 
 
-async def _create(emu: Emulator, request: Request, body: Any, key: str) -> Response:
+async def _create(emu: Emulator, request: Request, body: Any, key: str, version: str) -> Response:
+    emu.record_body(body)
     req = parse_create(body)
+    emu.check_known(req, version)
     if key.startswith("free") and req.is_agent:
         raise errors.rate_limited(
             f"Agent '{req.agent}' is not available on the free tier. Enable billing to use Deep Research.",
@@ -216,10 +228,11 @@ async def _request_fault(emu: Emulator, request: Request, rule: FaultRule) -> Re
     """Apply a request-level fault; return a response to send, or None to go on normally."""
     match rule.action:
         case "status":
-            if rule.status == 429:
+            if rule.status == 429 and rule.reason is None:
                 retry = rule.retry_after if rule.retry_after is not None else emu.config.retry_after_seconds
                 raise errors.rate_limited(rule.message, retry)
-            raise ApiError(rule.status, rule.message)
+            details = errors.error_info(rule.reason, rule.message) if rule.reason else None
+            raise ApiError(rule.status, rule.message, details=details)
         case "delay":
             await asyncio.sleep(rule.seconds)
             return None

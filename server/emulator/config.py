@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -34,6 +34,13 @@ class EmulatorConfig:
     """Cut every stream silently after this many seconds, like the real service does at 600 s (0: never)."""
     hang_seconds: float = 3600.0
     """Upper bound of every "hang" fault; a hang also ends when the client disconnects or the emulator stops."""
+    continuation_chars: int = 0
+    """Foreground text answers longer than this arrive in several continuation hops of at most this many
+    characters each (0: one hop, as long as it takes). ``[emulator:hops=N]`` splits one answer into N hops."""
+    extra_models: list[str] = field(default_factory=list)
+    """Model ids accepted besides the installed SDK's ``Model`` list (others answer 404)."""
+    extra_agents: list[str] = field(default_factory=list)
+    """Agent ids accepted besides the installed SDK's ``AgentOption`` list."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

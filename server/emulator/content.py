@@ -11,7 +11,8 @@ A text answer reads, line by line (lines without data are left out)::
     Web search: "<query>" is covered by an example source [1].     (a url_citation annotation)
     Read <url> (status: success)               url_context, per URL found in the prompt
     Code execution printed: <number of words in the prompt>
-    Answered by <model>.
+    Thinking level: low                        when generation_config.thinking_level was given
+    Answered by <model>.                       the model that served it (a routed id names its successor)
 
 With a JSON ``response_format`` the text is instead a JSON document: an instance of the schema, or
 ``{"prompt": ..., "earlier_turns": n}`` when no schema was given.
@@ -137,7 +138,9 @@ def text_answer(req: CreateRequest, convo: Conversation) -> Answer:
             {"type": "code_execution_result", "call_id": call_id, "result": f"{words}\n"},
         ]
         body += f"Code execution printed: {words}\n"
-    answer.text = body + f"Answered by {req.model or req.agent}."
+    if req.thinking_level:
+        body += f"Thinking level: {req.thinking_level}\n"
+    answer.text = body + f"Answered by {req.served_model or req.agent}."
     return answer
 
 

@@ -7,13 +7,14 @@ import base64
 import copy
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from . import jobs
+from . import catalog, hops, jobs
 from .config import EmulatorConfig
 from .content import Conversation
-from .errors import failed_precondition, invalid_argument, not_found
+from .errors import agent_not_found, failed_precondition, invalid_argument, model_not_found, not_found
 from .faults import Faults
 from .ids import new_interaction_id
 from .parsing import CreateRequest, content_text
@@ -37,6 +38,9 @@ class Emulator:
         self.faults = Faults()
         self.stats = Stats()
         self._store: dict[str, Interaction] = {}
+        self._continuations: dict[str, hops.Continuation] = {}
+        self._bodies: deque[Any] = deque(maxlen=500)
+        self._bodies_lock = threading.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing: asyncio.Event | None = None
@@ -63,6 +67,13 @@ class Emulator:
         return self._loop
 
     # -- API operations --------------------------------------------------------------------------------------
+    def check_known(self, req: CreateRequest, version: str = "v1") -> None:
+        """Google's 404 for a model or agent id it does not serve (the SDK's lists, plus the config's extras)."""
+        if req.model is not None and not catalog.known_model(req.model, self.config.extra_models):
+            raise model_not_found(req.model, version)
+        if req.agent is not None and not catalog.known_agent(req.agent, self.config.extra_agents):
+            raise agent_not_found(req.agent, version)
+
     def create(self, req: CreateRequest, base_url: str = "") -> Interaction:
         self.bind_loop()
         if req.is_agent and not req.background:
@@ -77,6 +88,9 @@ class Emulator:
             raise invalid_argument(
                 f"Structured output (response_format) is not supported for agent '{req.agent}'."
             )
+        pending = None
+        if req.continuation_token is not None:
+            pending = hops.check_resume(req, self._continuations.get(req.continuation_token))
         history: list[dict[str, Any]] = []
         seed = None
         if req.previous_interaction_id:
@@ -89,7 +103,7 @@ class Emulator:
                 )
             history = previous.conversation()
             seed = previous.image_seed
-        kind = "research" if req.is_agent else ("image" if req.is_image_model else "text")
+        kind = "research" if req.is_agent else ("image" if req.is_image_model and not pending else "text")
         it = Interaction(
             new_interaction_id(),
             req,
@@ -97,6 +111,7 @@ class Emulator:
             history=history,
             image_seed=seed,
             sparse_event_ids=self.config.sparse_event_ids,
+            continuation=pending,
         )
         it.base_url = base_url.rstrip("/")
         it.announce()
@@ -136,20 +151,39 @@ class Emulator:
             raise not_found(interaction_id)
 
     # -- helpers the jobs use ----------------------------------------------------------------------------------
+    def stop_for_continuation(self, it: Interaction, rest: hops.Continuation) -> None:
+        """End this hop at the decode limit: the rest of the answer waits behind a new token."""
+        token = hops.new_token()
+        self._continuations[token] = rest
+        it.continuation_token = token
+        it.final_status = "requires_continuation"
+
+    def record_body(self, body: Any) -> None:
+        with self._bodies_lock:
+            self._bodies.append(copy.deepcopy(body))
+
+    def received_bodies(self) -> list[Any]:
+        """The create bodies received (the last 500), oldest first: what clients really sent."""
+        with self._bodies_lock:
+            return copy.deepcopy(list(self._bodies))
+
     def conversation_info(self, it: Interaction) -> Conversation:
         turns = [s for s in it.history + it.req.input_steps if s.get("type") == "user_input"]
         first = content_text(turns[0].get("content", [])) if turns else None
         return Conversation(earlier_turns=max(0, len(turns) - 1), first_message=first)
 
     def image_item(
-        self, it: Interaction, data: bytes, mime_type: str, delivery: str | None
+        self, it: Interaction, data: bytes, mime_type: str, delivery: str | None, *, host: str | None = None
     ) -> dict[str, Any]:
+        """An image content item: inline, or by ``uri`` (served by ``/_emulator/files``; ``host`` overrides the
+        base URL the uri points at)."""
         it.images.append(data)
         if delivery == "uri":
+            base = (host or it.base_url).rstrip("/")
             return {
                 "type": "image",
                 "mime_type": mime_type,
-                "uri": f"{it.base_url}/_emulator/files/{it.id}/{len(it.images) - 1}",
+                "uri": f"{base}/_emulator/files/{it.id}/{len(it.images) - 1}",
             }
         return {"type": "image", "mime_type": mime_type, "data": base64.b64encode(data).decode()}
 
@@ -229,6 +263,9 @@ class Emulator:
             it.discarded = True
             it.wake_readers()
         self._store.clear()
+        self._continuations.clear()
+        with self._bodies_lock:
+            self._bodies.clear()
         self.stats.reset()
         self.faults.clear()
 

@@ -1,7 +1,10 @@
-"""Google's error envelope: ``{"error": {"code": 404, "message": "...", "status": "NOT_FOUND"}}``.
+"""Google's error envelope: ``{"error": {"code": 404, "message": "...", "status": "NOT_FOUND", "details": [...]}}``.
 
-Every error the emulator sends goes through :class:`ApiError`, so the SDK maps each one to the right
-``google.genai._interactions`` exception (by HTTP status) with the envelope as ``e.body``.
+A ``google.rpc.Status`` in JSON (https://cloud.google.com/apis/design/errors): numeric ``code``, canonical
+``status``, ``details`` with ``google.rpc.ErrorInfo`` (``reason`` from ``google/api/error_reason.proto``),
+``QuotaFailure``, ``RetryInfo``, ``LocalizedMessage``. Every error the emulator sends goes through
+:class:`ApiError`, so the SDK maps each one to the right ``google.genai._interactions`` exception (by HTTP status)
+with the envelope as ``e.body``.
 """
 
 from __future__ import annotations
@@ -83,6 +86,59 @@ def not_found(interaction_id: str) -> ApiError:
     return ApiError(404, f"Interaction {interaction_id} not found.")
 
 
+def model_not_found(model: str, version: str = "v1") -> ApiError:
+    """An unknown (mistyped or retired) model id; worded like the service's 404 for models."""
+    return ApiError(
+        404, f"models/{model} is not found for API version {version}, or is not supported for interactions."
+    )
+
+
+def agent_not_found(agent: str, version: str = "v1") -> ApiError:
+    return ApiError(
+        404, f"agents/{agent} is not found for API version {version}, or is not supported for interactions."
+    )
+
+
+def error_info(reason: str, message: str | None = None) -> list[dict[str, Any]]:
+    """``details`` carrying a ``google.rpc.ErrorInfo`` with ``reason`` (and the message, localized)."""
+    details: list[dict[str, Any]] = [
+        {
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": reason,
+            "domain": "googleapis.com",
+            "metadata": {"service": "generativelanguage.googleapis.com"},
+        }
+    ]
+    if message:
+        details.append(
+            {
+                "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+                "locale": "en-US",
+                "message": message,
+            }
+        )
+    return details
+
+
+def api_key_service_blocked() -> ApiError:
+    """A key whose API restrictions leave out the Gemini API (reported shape: continuedev/continue#12781)."""
+    message = (
+        "Requests to this API generativelanguage.googleapis.com method "
+        "google.ai.generativelanguage.v1.InteractionService.CreateInteraction are blocked."
+    )
+    return ApiError(403, message, details=error_info("API_KEY_SERVICE_BLOCKED", message))
+
+
+def access_token_type_unsupported(code: int = 401) -> ApiError:
+    """An unrestricted standard key, refused since 19 June 2026 (https://ai.google.dev/gemini-api/docs/api-key;
+    the envelope as reported on discuss.ai.google.dev/t/175711)."""
+    message = (
+        "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other "
+        "valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project."
+    )
+    return ApiError(code, message, details=error_info("ACCESS_TOKEN_TYPE_UNSUPPORTED"))
+
+
 def unauthenticated() -> ApiError:
     return ApiError(
         401,
@@ -92,23 +148,8 @@ def unauthenticated() -> ApiError:
 
 
 def api_key_invalid() -> ApiError:
-    return ApiError(
-        400,
-        "API key not valid. Please pass a valid API key.",
-        details=[
-            {
-                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                "reason": "API_KEY_INVALID",
-                "domain": "googleapis.com",
-                "metadata": {"service": "generativelanguage.googleapis.com"},
-            },
-            {
-                "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
-                "locale": "en-US",
-                "message": "API key not valid. Please pass a valid API key.",
-            },
-        ],
-    )
+    message = "API key not valid. Please pass a valid API key."
+    return ApiError(400, message, details=error_info("API_KEY_INVALID", message))
 
 
 def rate_limited(message: str | None, retry_after: float, *, quota_id: str | None = None) -> ApiError:

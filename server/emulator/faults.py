@@ -15,7 +15,8 @@ cancel     ``POST …/interactions/{id}/cancel`` (or ``:cancel``)
 delete     ``DELETE …/interactions/{id}``
 =========  ====================================================================
 
-Actions: ``status`` (answer with an error envelope; 429 carries ``retry-after``), ``delay`` (answer late),
+Actions: ``status`` (answer with an error envelope, with an ErrorInfo ``reason`` when given; 429 carries
+``retry-after``), ``delay`` (answer late),
 ``hang`` (never answer), ``malformed_json`` (200 with a truncated JSON body), ``reset`` (abort the TCP
 connection), ``cut_stream`` (after ``after_events`` events write the bare 503 text the real service
 writes at its 10-minute cut and close, while the job keeps running) and ``hang_stream`` (send
@@ -52,10 +53,12 @@ class FaultRule:
     kind: str | None = None
     status: int = 503
     message: str | None = None
+    reason: str | None = None  # a google.rpc.ErrorInfo reason in the envelope's details (status faults)
     retry_after: float | None = None
     seconds: float = 0.0
     after_events: int = 0
     interaction_id: str | None = None
+    skip: int = 0  # let this many matching requests through first
     fired: int = 0
 
     def __post_init__(self) -> None:
@@ -111,6 +114,22 @@ class Faults:
         """429 RESOURCE_EXHAUSTED with ``retry-after`` (default: the config's ``retry_after_seconds``)."""
         return self.add(FaultRule("status", count, kind, status=429, retry_after=retry_after))
 
+    def error(
+        self,
+        status: int,
+        count: int | None = 1,
+        *,
+        kind: str | None = None,
+        reason: str | None = None,
+        message: str | None = None,
+        skip: int = 0,
+    ) -> FaultRule:
+        """Any error envelope: ``status``, Google's ``message`` and an ErrorInfo ``reason`` in ``details``
+        (after letting ``skip`` matching requests through)."""
+        return self.add(
+            FaultRule("status", count, kind, status=status, message=message, reason=reason, skip=skip)
+        )
+
     def server_error(self, status: int = 500, count: int | None = 1, *, kind: str | None = None) -> FaultRule:
         """5xx (500 INTERNAL, 503 UNAVAILABLE, 504 DEADLINE_EXCEEDED …) or any other status."""
         return self.add(FaultRule("status", count, kind, status=status))
@@ -160,6 +179,9 @@ class Faults:
         with self._lock:
             for rule in self._rules:
                 if rule.action in actions and not rule.exhausted and rule.matches(info):
+                    if rule.skip > 0:
+                        rule.skip -= 1
+                        continue
                     rule.fired += 1
                     self.fired[rule.action] += 1
                     self._rules = [r for r in self._rules if not r.exhausted]

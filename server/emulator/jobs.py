@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from . import content
+from . import content, hops
 from .images import image_dimensions, render_chart, render_image, seed_for
 from .report import build_report
 from .stats import CompletionRecord
@@ -36,7 +36,7 @@ async def run(emu: Emulator, it: Interaction) -> None:
     }[it.kind]
     try:
         await runner(emu, it)
-        it.finish("completed")
+        it.finish(it.final_status)
     except asyncio.CancelledError:
         it.finish("cancelled")
         raise
@@ -62,27 +62,60 @@ async def run(emu: Emulator, it: Interaction) -> None:
 
 async def run_text(emu: Emulator, it: Interaction) -> None:
     req = it.req
-    await _sleep(req.directive_float("text_delay", emu.config.text_delay_seconds))
+    if it.continuation is not None:
+        await _sleep(it.continuation.delay)
+        _next_hop(emu, it, it.continuation)
+        return
+    delay = req.directive_float("text_delay", emu.config.text_delay_seconds)
+    await _sleep(delay)
     if "stuck" in req.directives or (it.background and emu.faults.take_stuck()):
         await emu.wait_forever()
     answer = content.text_answer(req, emu.conversation_info(it))
+    parts = hops.split(
+        answer.text, answer.annotations, hops.hop_count(req, answer.text, emu.config.continuation_chars)
+    )
     _thought(it, answer.thought)
     for step in answer.tool_steps:
         it.add_step(step)
-    index = it.start_step({"type": "model_output", "content": []})
-    chunk = max(1, emu.config.stream_chunk_chars)
-    for start in range(0, len(answer.text), chunk):
-        it.delta(index, {"type": "text", "text": answer.text[start : start + chunk]})
-    if answer.annotations:
-        it.delta(index, {"type": "text_annotation_delta", "annotations": answer.annotations})
-    it.stop_step(index)
+    _text_output(emu, it, parts[0])
+    input_chars = _input_chars(it)
+    if len(parts) > 1:
+        emu.stop_for_continuation(
+            it, hops.Continuation(it.id, parts[1:], input_chars, len(parts[0].text), delay)
+        )
     it.usage = content.usage(
-        input_chars=_input_chars(it),
+        input_chars=input_chars,
         media=req.media,
-        output_chars=len(answer.text),
+        output_chars=len(parts[0].text),
         thought_chars=len(answer.thought),
         tool_calls=len(answer.tool_steps) // 2,
     )
+
+
+def _next_hop(emu: Emulator, it: Interaction, pending: hops.Continuation) -> None:
+    """The next part of an answer that stopped at the decode limit."""
+    part, rest = pending.parts[0], pending.parts[1:]
+    _text_output(emu, it, part)
+    if rest:
+        emu.stop_for_continuation(
+            it,
+            hops.Continuation(
+                it.id, rest, pending.input_chars, pending.emitted_chars + len(part.text), pending.delay
+            ),
+        )
+    it.usage = content.usage(
+        input_chars=pending.input_chars + pending.emitted_chars, media=[], output_chars=len(part.text)
+    )
+
+
+def _text_output(emu: Emulator, it: Interaction, part: hops.Part) -> None:
+    index = it.start_step({"type": "model_output", "content": []})
+    chunk = max(1, emu.config.stream_chunk_chars)
+    for start in range(0, len(part.text), chunk):
+        it.delta(index, {"type": "text", "text": part.text[start : start + chunk]})
+    if part.annotations:
+        it.delta(index, {"type": "text_annotation_delta", "annotations": part.annotations})
+    it.stop_step(index)
 
 
 async def run_image(emu: Emulator, it: Interaction) -> None:
@@ -127,6 +160,10 @@ async def run_research(emu: Emulator, it: Interaction) -> None:
     topic = content.clean_prompt(req.prompt)[:80] or "the requested topic"
     pause = seconds / (steps + 1)
     thought_chars = 0
+    if "start_status" in req.directives:  # e.g. queued: the run waits for capacity before it starts
+        it.set_status(req.directives["start_status"] or "queued")
+        await _sleep(pause)
+        it.set_status("in_progress")
     for number, (summary, query) in enumerate(content.research_thoughts(topic, steps)):
         await _sleep(pause)
         _thought(it, summary if summaries else "")
@@ -147,14 +184,26 @@ async def run_research(emu: Emulator, it: Interaction) -> None:
                 "result": [{"search_suggestions": f'<div class="emulator-search">{query}</div>'}],
             }
         )
-        if stuck:
+        if stuck and "status" not in req.directives:
             await emu.wait_forever()
         if number == 0 and "fail" in req.directives:
             raise _JobFailed("The research agent could not complete this task (emulator:fail).")
+        if number == 0 and "requires_action" in req.directives:  # waits for a result or answer from us
+            it.final_status = "requires_action"
+            return
+        if number == 0 and "status" in req.directives:  # another status for a while (idle, or a future one)
+            it.set_status(req.directives["status"] or "idle")
+            if stuck:
+                await emu.wait_forever()
+            await _sleep(pause)
+            it.set_status("in_progress")
     await _sleep(pause)
     visual = req.agent_config.get("visualization")
     with_chart = (
-        visual == "auto" or (visual is None and cfg.research_visualization) or "chart" in req.directives
+        visual == "auto"
+        or (visual is None and cfg.research_visualization)
+        or "chart" in req.directives
+        or "chart_uri" in req.directives
     )
     report = build_report(req.prompt, chars, split_for_image=with_chart)
     index = it.start_step({"type": "model_output", "content": []})
@@ -166,7 +215,13 @@ async def run_research(emu: Emulator, it: Interaction) -> None:
             chart = await asyncio.to_thread(
                 render_chart, f"Figure 1: {topic}", [rng.uniform(1, 10) for _ in range(6)]
             )
-            it.delta(index, emu.image_item(it, chart, "image/png", None))
+            chart_uri = "chart_uri" in req.directives
+            it.delta(
+                index,
+                emu.image_item(
+                    it, chart, "image/png", "uri" if chart_uri else None, host=req.directives.get("chart_uri")
+                ),
+            )
             images += 1
         for start in range(0, len(part.text), chunk):
             it.delta(index, {"type": "text", "text": part.text[start : start + chunk]})

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import catalog
 from .errors import invalid_argument
 
 CONTENT_TYPES = frozenset({"text", "image", "audio", "document", "video"})
@@ -94,6 +95,8 @@ class CreateRequest:
     stream: bool
     agent_config: dict[str, Any]
     directives: dict[str, str] = field(default_factory=dict)
+    continuation_token: str | None = None
+    thinking_level: str | None = None
 
     @property
     def echo(self) -> dict[str, Any]:
@@ -105,8 +108,13 @@ class CreateRequest:
         return self.agent is not None
 
     @property
+    def served_model(self) -> str | None:
+        """The model that really answers (a deprecated id is routed to its successor)."""
+        return catalog.served_model(self.model) if self.model else None
+
+    @property
     def is_image_model(self) -> bool:
-        return self.model is not None and "image" in self.model.lower()
+        return self.served_model in catalog.IMAGE_MODELS
 
     def directive_float(self, name: str, default: float) -> float:
         try:
@@ -118,6 +126,13 @@ class CreateRequest:
 def parse_create(body: Any) -> CreateRequest:
     if not isinstance(body, dict):
         raise invalid_argument("Invalid JSON payload received. The request body must be a JSON object.")
+    unknown = sorted(set(body) - catalog.request_fields())
+    if (
+        unknown
+    ):  # Google refuses fields it does not know (the SDK's request types are generated from its spec)
+        raise invalid_argument(
+            f'Invalid JSON payload received. Unknown name "{unknown[0]}": Cannot find field.'
+        )
     model, agent = body.get("model"), body.get("agent")
     if model is not None and agent is not None:
         raise invalid_argument("Only one of 'model' or 'agent' may be set.")
@@ -126,10 +141,11 @@ def parse_create(body: Any) -> CreateRequest:
     for name, value in (("model", model), ("agent", agent)):
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise invalid_argument(f"'{name}' must be a non-empty string.")
-    if "input" not in body or body["input"] in (None, "", []):
+    token = _optional_str(body, "continuation_token")
+    if token is None and ("input" not in body or body["input"] in (None, "", [])):
         raise invalid_argument("'input' is required.")
-    steps = normalize_input(body["input"])
-    prompt, media = last_user_turn(steps)
+    steps = normalize_input(body["input"]) if body.get("input") not in (None, "", []) else []
+    prompt, media = last_user_turn(steps) if steps else ("", [])
     response_format = parse_response_format(body)
     return CreateRequest(
         raw=body,
@@ -149,7 +165,23 @@ def parse_create(body: Any) -> CreateRequest:
         stream=_bool(body, "stream", False),
         agent_config=body.get("agent_config") or {},
         directives={m.group(1): (m.group(2) or "") for m in DIRECTIVE.finditer(prompt)},
+        continuation_token=token,
+        thinking_level=_thinking_level(body.get("generation_config")),
     )
+
+
+def _thinking_level(config: Any) -> str | None:
+    if config is None:
+        return None
+    if not isinstance(config, dict):
+        raise invalid_argument("Invalid value at 'generation_config': expected an object.")
+    level = config.get("thinking_level")
+    if level is not None and level not in catalog.thinking_levels():
+        allowed = ", ".join(sorted(catalog.thinking_levels()))
+        raise invalid_argument(
+            f"Invalid value at 'generation_config.thinking_level' ({level!r}); expected one of: {allowed}."
+        )
+    return level
 
 
 def normalize_input(value: Any) -> list[dict[str, Any]]:
@@ -259,6 +291,11 @@ def _check_content(item: Any) -> dict[str, Any]:
     if kind in MEDIA_TYPES:
         if not item.get("data") and not item.get("uri"):
             raise invalid_argument(f"Invalid value at 'input': {kind} content needs 'data' or 'uri'.")
+        mime = item.get("mime_type")
+        if mime is not None and mime not in catalog.mime_types()[kind]:
+            # Only the types the API lists (the SDK's *Content mime_type enums); aliases such as audio/x-flac
+            # are refused.
+            raise invalid_argument(f"Invalid value at 'input': unsupported {kind} mime_type {mime!r}.")
         if item.get("data"):
             _decode_base64(item["data"])
     return item

@@ -11,11 +11,14 @@ import copy
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .ids import event_id, iso_now, parse_event_id
 from .images import ImageSeed
 from .parsing import CreateRequest
+
+if TYPE_CHECKING:
+    from .hops import Continuation
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "incomplete", "budget_exceeded"})
 
@@ -41,6 +44,7 @@ class Interaction:
         history: list[dict[str, Any]],
         image_seed: ImageSeed | None,
         sparse_event_ids: bool = False,
+        continuation: Continuation | None = None,
     ) -> None:
         self.id = interaction_id
         self.req = req
@@ -60,6 +64,9 @@ class Interaction:
         self.base_url = ""
         self.task: asyncio.Task[None] | None = None
         self.discarded = False  # dropped by a reset: its end is not recorded
+        self.continuation = continuation  # what this hop continues (None: a fresh answer)
+        self.continuation_token: str | None = None  # set when this hop stops at the decode limit
+        self.final_status = "completed"  # what a run that returns normally ends as
         self._sparse = sparse_event_ids
         self._changed = asyncio.Event()
         self._done = asyncio.Event()
@@ -82,18 +89,21 @@ class Interaction:
             out["updated"] = self.updated
             if self.usage is not None:
                 out["usage"] = self.usage
+            if self.continuation_token:
+                out["continuation_token"] = self.continuation_token
         return out
 
     def to_json(self, *, timeline: bool, include_input: bool = False) -> dict[str, Any]:
         """``timeline=False``: generated steps only (a create); True: input steps too (a GET)."""
-        out: dict[str, Any] = {
+        out: dict[str, Any] = {  # no "object" here: the SDK's Interaction has none (its SSE form does)
             "id": self.id,
-            "object": "interaction",
             "status": self.status,
             "created": self.created,
             "updated": self.updated,
         }
         out.update(self._actor())
+        if self.continuation_token:
+            out["continuation_token"] = self.continuation_token
         if self.req.previous_interaction_id:
             out["previous_interaction_id"] = self.req.previous_interaction_id
         out.update(self.req.echo)
@@ -107,7 +117,8 @@ class Interaction:
         return out
 
     def _actor(self) -> dict[str, str]:
-        return {"agent": self.req.agent} if self.req.agent else {"model": self.req.model or ""}
+        """The agent, or the model that really served the request (a routed id reports its successor)."""
+        return {"agent": self.req.agent} if self.req.agent else {"model": self.req.served_model or ""}
 
     # -- event log ----------------------------------------------------------------------------------
     def emit(self, event_type: str, payload: dict[str, Any]) -> None:
@@ -147,6 +158,12 @@ class Interaction:
         self.emit("interaction.created", {"interaction": self.reduced()})
         self.emit("interaction.status_update", {"interaction_id": self.id, "status": "in_progress"})
 
+    def set_status(self, status: str) -> None:
+        """A status change while the run goes on (queued, idle, …), as a GET and a stream both see it."""
+        self.status = status
+        self.updated = iso_now()
+        self.emit("interaction.status_update", {"interaction_id": self.id, "status": status})
+
     def start_step(self, step: dict[str, Any]) -> int:
         self.steps.append(copy.deepcopy(step))
         index = len(self.steps) - 1
@@ -176,7 +193,10 @@ class Interaction:
         if error is not None:
             self.errors = [error]
             self.emit("error", {"error": error})
-        self.emit("interaction.status_update", {"interaction_id": self.id, "status": status})
+        update: dict[str, Any] = {"interaction_id": self.id, "status": status}
+        if self.continuation_token:
+            update["continuation_token"] = self.continuation_token
+        self.emit("interaction.status_update", update)
         self.emit("interaction.completed", {"interaction": self.reduced(with_usage=True)})
         self.finished = True
         self._done.set()

@@ -22,7 +22,7 @@ def gateway(settings_for: Callable[..., Settings]) -> Gateway:
 
 
 async def test_answer_text_usage_and_citations(gateway: Gateway, emu: Emulator) -> None:
-    answer = await gateway.ask("Who won?", model="gemini-3.5-flash", tools=["google_search"])
+    answer = await gateway.ask("Who won?", model="gemini-3.8-flash", tools=["google_search"])
     assert answer.interaction_id.startswith("v1_") and answer.status == "completed"
     assert "Who won?" in answer.text
     assert answer.usage is not None and answer.usage.total_tokens > 0
@@ -71,28 +71,28 @@ async def test_upstream_failures_become_clear_errors(
 ) -> None:
     arm(emu)
     with pytest.raises(expected, match=words):
-        await gateway.ask("hello", model="gemini-3.5-flash")
+        await gateway.ask("hello", model="gemini-3.8-flash")
 
 
 async def test_rate_limit_carries_retry_after(gateway: Gateway, emu: Emulator) -> None:
     emu.faults.rate_limit(1, kind="create", retry_after=7)
     with pytest.raises(errors.RateLimited) as caught:
-        await gateway.ask("hello", model="gemini-3.5-flash")
+        await gateway.ask("hello", model="gemini-3.8-flash")
     assert caught.value.retry_after == pytest.approx(7)
 
 
 async def test_expired_continuation_says_to_start_again(gateway: Gateway, emu: Emulator) -> None:
     with pytest.raises(errors.InteractionExpired, match="Start a new thread"):
-        await gateway.ask("again", model="gemini-3.5-flash", previous_interaction_id="v1_gone")
+        await gateway.ask("again", model="gemini-3.8-flash", previous_interaction_id="v1_gone")
 
 
-@pytest.mark.parametrize(("key", "words"), [("bad-key", "rejected the API key"), (None, "GEMINI_API_KEY")])
+@pytest.mark.parametrize(("key", "words"), [("bad-key", "API key is not valid"), (None, "GEMINI_API_KEY")])
 async def test_key_problems_say_how_to_fix(
     settings_for: Callable[..., Settings], emu: Emulator, key: str | None, words: str
 ) -> None:
     gateway = Gateway(settings_for(api_key=key))
     with pytest.raises(errors.GeminiInteractionsError, match=words) as caught:
-        await gateway.ask("hello", model="gemini-3.5-flash")
+        await gateway.ask("hello", model="gemini-3.8-flash")
     assert "bad-key" not in str(caught.value)
 
 
@@ -105,5 +105,5 @@ async def test_free_tier_research_is_refused_with_paid_key_hint(
 
 
 async def test_requests_name_the_replica(gateway: Gateway, emu: Emulator) -> None:
-    answer = await gateway.ask("hello", model="gemini-3.5-flash")
+    answer = await gateway.ask("hello", model="gemini-3.8-flash")
     assert "test-replica" in str(emu.stats.snapshot()), answer.interaction_id

@@ -11,12 +11,14 @@ from google import genai
 TERMINAL = {"completed", "failed", "cancelled", "incomplete", "budget_exceeded"}
 
 
-async def wait_terminal(client: genai.Client, interaction_id: str, *, limit: float = 10.0) -> Any:
-    """Poll ``get`` until the interaction ends; fail the test after ``limit`` seconds."""
+async def wait_terminal(
+    client: genai.Client, interaction_id: str, *, limit: float = 10.0, statuses: set[str] | None = None
+) -> Any:
+    """Poll ``get`` until the interaction ends (or reaches one of ``statuses``); fail after ``limit`` seconds."""
     deadline = time.monotonic() + limit
     while True:
         it = await client.aio.interactions.get(interaction_id)
-        if it.status in TERMINAL:
+        if it.status in TERMINAL | (statuses or set()):
             return it
         if time.monotonic() > deadline:
             raise AssertionError(f"{interaction_id} still {it.status} after {limit}s")

@@ -16,7 +16,7 @@ from .conftest import make_client
 from .helpers import collect, wait_terminal
 
 AGENT = "deep-research-preview-04-2026"
-MODEL = "gemini-3.5-flash"
+MODEL = "gemini-3.8-flash"
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from .conftest import make_client
 
 pytestmark = pytest.mark.anyio
 AGENT = "deep-research-preview-04-2026"
-MODEL = "gemini-3.5-flash"
+MODEL = "gemini-3.8-flash"
 
 
 async def test_missing_key_is_401_unauthenticated(emulator_server: EmulatorHandle, emu: Emulator) -> None:

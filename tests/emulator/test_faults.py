@@ -15,7 +15,7 @@ from .conftest import make_client
 from .helpers import collect, wait_terminal
 
 pytestmark = pytest.mark.anyio
-MODEL = "gemini-3.5-flash"
+MODEL = "gemini-3.8-flash"
 AGENT = "deep-research-preview-04-2026"
 
 

@@ -76,6 +76,7 @@ async def test_uri_delivery_serves_the_bytes(client: genai.Client, emulator_serv
     item = it.output_image
     assert item.data is None and item.uri.startswith(emulator_server.url)
     async with httpx.AsyncClient(timeout=5) as http:
-        response = await http.get(item.uri)
+        assert (await http.get(item.uri)).status_code == 401  # a download needs the key
+        response = await http.get(item.uri, headers={"x-goog-api-key": "test-key"})
     assert response.status_code == 200 and response.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(response.content)).size == (1024, 1024)

@@ -123,11 +123,11 @@ async def test_continue_from_a_finished_report(client: genai.Client) -> None:
     created = await client.aio.interactions.create(agent=AGENT, input="Research solar power", background=True)
     with pytest.raises(_interactions.BadRequestError):  # still running
         await client.aio.interactions.create(
-            model="gemini-3.5-flash", input="x", previous_interaction_id=created.id
+            model="gemini-3.8-flash", input="x", previous_interaction_id=created.id
         )
     await wait_terminal(client, created.id)
     follow = await client.aio.interactions.create(
-        model="gemini-3.5-flash", input="Summarise it", previous_interaction_id=created.id
+        model="gemini-3.8-flash", input="Summarise it", previous_interaction_id=created.id
     )
     assert "1 earlier turn; it began with: 'Research solar power'" in follow.output_text
 

@@ -24,7 +24,11 @@ async def test_hundreds_of_concurrent_research_jobs(emulator_server: EmulatorHan
     ) as http:
 
         async def create(i: int) -> str:
-            body = {"agent": "deep-research-x", "input": f"Research topic {i}", "background": True}
+            body = {
+                "agent": "deep-research-preview-04-2026",
+                "input": f"Research topic {i}",
+                "background": True,
+            }
             async with http.post("/v1/interactions", json=body) as response:
                 assert response.status == 200
                 return str((await response.json())["id"])

@@ -27,11 +27,11 @@ async def test_serve_emulator_in_current_loop(anyio_backend: str) -> None:
         assert handle.url.startswith("http://127.0.0.1:")
         client = make_client(handle.url)
         try:
-            it = await client.aio.interactions.create(model="gemini-3.5-flash", input="in-loop")
+            it = await client.aio.interactions.create(model="gemini-3.8-flash", input="in-loop")
             assert it.status == "completed"
             # a job still running when the block ends is cancelled, and the port is released
             await client.aio.interactions.create(
-                agent="deep-research-x", input="[emulator:stuck] x", background=True
+                agent="deep-research-preview-04-2026", input="[emulator:stuck] x", background=True
             )
             assert handle.emulator.running_jobs() == 1
         finally:

@@ -11,7 +11,7 @@ from server.emulator import Emulator
 from .helpers import collect, report_text
 
 pytestmark = pytest.mark.anyio
-MODEL = "gemini-3.5-flash"
+MODEL = "gemini-3.8-flash"
 AGENT = "deep-research-preview-04-2026"
 
 

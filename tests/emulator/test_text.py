@@ -13,7 +13,7 @@ from google.genai import _interactions
 from server.emulator import Emulator
 
 pytestmark = pytest.mark.anyio
-MODEL = "gemini-3.5-flash"
+MODEL = "gemini-3.8-flash"
 
 
 async def test_text_answer_repeats_prompt_and_reports_usage(client: genai.Client) -> None:

@@ -115,7 +115,7 @@ def tool_arguments(root: Path, ids: list[str]) -> dict[str, st.SearchStrategy[di
         TEXT,
     )
     interaction_id = st.one_of(st.sampled_from(ids), TEXT, st.text(max_size=250))
-    model = st.one_of(st.none(), st.sampled_from(["gemini-3.5-flash", "gemini-3.1-flash-image"]), TEXT)
+    model = st.one_of(st.none(), st.sampled_from(["gemini-3.8-flash", "gemini-3.1-flash-image"]), TEXT)
     ask = {
         "prompt": TEXT,
         "model": model,

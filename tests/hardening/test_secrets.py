@@ -136,7 +136,7 @@ def test_mcp_over_stdio_never_shows_a_secret(
         assert "DEBUG" in log  # the run really logged at DEBUG
         assert_no_secret(log, f"the stdio server's stderr ({name})")
         assert_data_dir_clean(tmp_path / name)
-    assert any("rejected the API key" in r for r in replies), replies  # the bad key path was taken
+    assert any("API key is not valid" in r for r in replies), replies  # the bad key path was taken
     assert any("rate limit" in r for r in replies) and any("server error (500" in r for r in replies)
     for reply in replies:
         assert_no_secret(reply, "a tool reply")

@@ -107,7 +107,7 @@ async def test_ask_passes_system_instruction_tools_and_schema(server: Any, mode:
                 "prompt": "Where is the Eiffel tower?",
                 "system_instruction": "Answer like a pirate",
                 "tools": ["google_search", "code_execution"],
-                "model": "gemini-3.5-pro",
+                "model": "gemini-pro-latest",
             },
         )
         shaped = await client.call_tool("ask", {"prompt": "Pick a city", "response_schema": schema})
@@ -115,7 +115,7 @@ async def test_ask_passes_system_instruction_tools_and_schema(server: Any, mode:
     text = steered.structured_content["text"]
     assert 'System instruction: "Answer like a pirate"' in text
     assert "Tools requested: google_search, code_execution" in text
-    assert steered.structured_content["model"] == "gemini-3.5-pro"
+    assert steered.structured_content["model"] == "gemini-pro-latest"
     assert steered.structured_content["citations"][0]["url"].startswith("https://")
     assert isinstance(json.loads(shaped.structured_content["text"])["city"], str)
     assert refused.is_error and "tools" in text_of(refused)
