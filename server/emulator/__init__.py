@@ -14,15 +14,25 @@ Public surface::
     async with serve_emulator(config) as handle: ...                      # in the current event loop
 
 API keys: none → 401 UNAUTHENTICATED; a key starting with ``bad`` → 400 INVALID_ARGUMENT with reason
-``API_KEY_INVALID``; a key starting with ``free`` → 429 RESOURCE_EXHAUSTED on agent creates.
+``API_KEY_INVALID``; ``blocked`` → 403 ``API_KEY_SERVICE_BLOCKED``; ``unrestricted`` → 401
+``ACCESS_TOKEN_TYPE_UNSUPPORTED`` (an unrestricted standard key); ``free`` → 429 RESOURCE_EXHAUSTED on agent
+creates. Errors are Google's envelope: numeric ``code``, ``status``, ``details`` (``google.rpc.ErrorInfo`` …).
+
+Held to the installed SDK (``catalog.py``): model and agent ids are the SDK's ``Model`` / ``AgentOption`` lists
+plus ``EmulatorConfig.extra_models`` / ``extra_agents`` (others, and shut-down ids, get Google's 404);
+``gemini-3.5-flash`` is served by ``gemini-3.6-flash``, which the answer reports; request fields, thinking levels
+and content mime types outside the SDK's types are refused with 400. Every create body is kept for tests
+(``emu.received_bodies()``).
 
 What the models answer (see ``content.py`` for the exact lines of a text answer):
 
-* text models (no "image" in the name): a thought step, tool steps for ``google_search``/``url_context``/
+* text models: a thought step, tool steps for ``google_search``/``url_context``/
   ``code_execution``, then a ``model_output`` text that repeats the prompt, the number of earlier turns and
   the first user message, the system instruction, the tools, and ``Received <mime> (<n> bytes)`` per
   non-text part. A JSON ``response_format`` makes the text a JSON instance of the schema.
-* image models: a short text and a real PNG sized by ``response_format`` ``aspect_ratio``/``image_size``
+  A long answer arrives in continuation hops (``hops.py``): ``requires_continuation`` with a
+  ``continuation_token``, continued by a create with the token and ``previous_interaction_id`` (no input).
+* image models (an explicit list, ``catalog.IMAGE_MODELS``): a short text and a real PNG sized by ``response_format`` ``aspect_ratio``/``image_size``
   (1K grid: 1:1 → 1024x1024, 16:9 → 1344x768, …; 512 halves, 2K doubles, 4K quadruples). Continuing an
   image thread keeps the colour, changes the mark and says "Refined the earlier image". A prompt with the
   word ``noimage`` gets text only.
@@ -48,13 +58,18 @@ Prompt directives (anywhere in the prompt text, for subprocess tests):
 ``[emulator:text_delay=2]``            a text answer takes 2 s (``image_delay`` for images)
 ``[emulator:stuck]``                   the job stays ``in_progress`` until cancelled
 ``[emulator:fail]``                    a research job ends ``failed`` after its first round
+``[emulator:hops=3]``                  a text answer arrives in 3 continuation hops
+``[emulator:start_status=queued]``     a research job is ``queued`` for its first pause
+``[emulator:status=idle]``             after its first round, another status (any string) for a pause
+``[emulator:requires_action]``         after its first round, the job stops at ``requires_action``
+``[emulator:chart_uri]``               the report's chart comes by ``uri`` (``=http://host:port`` elsewhere)
 =====================================  =======================================================
 
 Faults (see ``faults.py``): in-process ``emu.faults.rate_limit(2, kind="create")``,
 ``server_error(503)``, ``delay(s)``, ``hang()``, ``malformed_json()``, ``reset_connection()``,
 ``cut_stream(after_events=3)``, ``hang_stream(after_events=2)``, ``stick_jobs(n)``, ``transient_404(s)``,
-``clear()``. Over HTTP: ``POST /_emulator/faults`` with ``{"action": "status", "status": 429, "count": 2,
-"kind": "create"}`` or ``{"rules": [...], "stuck_jobs": 1, "transient_404_seconds": 2}``; ``GET`` shows
+``error(403, reason="API_KEY_IP_ADDRESS_BLOCKED", skip=1)``, ``clear()``. Over HTTP: ``POST
+/_emulator/faults`` with ``{"action": "status", "status": 429, "count": 2, "kind": "create"}`` or ``{"rules": [...], "stuck_jobs": 1, "transient_404_seconds": 2}``; ``GET`` shows
 them, ``DELETE`` clears them.
 
 Stats (thread-safe, ``emu.stats``): ``requests_for(id)`` → requests per kind (create/get/stream/cancel/
@@ -70,10 +85,10 @@ that were open at the same time (empty when each job had one watcher at a time).
 ``emu.interaction(id)`` (a GET-shaped copy), ``emu.interaction_ids()``, ``emu.running_jobs()``;
 ``emu.reset()`` clears everything (any thread).
 
-Other control endpoints (no API key): ``GET /_emulator/stats`` (requests per kind and per interaction,
+Other control endpoints (no API key, except for files): ``GET /_emulator/stats`` (requests per kind and per interaction,
 cancels, completion times, ``upstream_requests``), ``POST /_emulator/reset`` (forget interactions, stats and
 faults), ``GET|POST /_emulator/config``, ``GET /_emulator/health``, ``GET /_emulator/files/{id}/{n}`` (images
-delivered with ``delivery: "uri"``).
+delivered with ``delivery: "uri"``; like Gemini's downloads, it needs the API key).
 """
 
 from __future__ import annotations

@@ -201,7 +201,9 @@ def usage(
     output_images: int = 0,
     thought_chars: int = 0,
     tool_calls: int = 0,
+    searches: int = 0,
 ) -> dict[str, Any]:
+    """Every field of the API's Usage: totals, by-modality counts, tool-use tokens and grounding tool counts."""
     by_in: dict[str, int] = {"text": max(1, tokens(input_chars))}
     for part in media:
         by_in[part.type] = by_in.get(part.type, 0) + media_tokens(part)
@@ -213,7 +215,7 @@ def usage(
     total_in, total_out = sum(by_in.values()), sum(by_out.values())
     thought = tokens(thought_chars) * 3
     tool = 64 * tool_calls
-    return {
+    out: dict[str, Any] = {
         "total_input_tokens": total_in,
         "total_output_tokens": total_out,
         "total_thought_tokens": thought,
@@ -223,3 +225,8 @@ def usage(
         "input_tokens_by_modality": [{"modality": k, "tokens": v} for k, v in by_in.items()],
         "output_tokens_by_modality": [{"modality": k, "tokens": v} for k, v in by_out.items()],
     }
+    if tool:
+        out["tool_use_tokens_by_modality"] = [{"modality": "text", "tokens": tool}]
+    if searches:
+        out["grounding_tool_count"] = [{"type": "google_search", "count": searches}]
+    return out

@@ -89,6 +89,7 @@ async def run_text(emu: Emulator, it: Interaction) -> None:
         output_chars=len(parts[0].text),
         thought_chars=len(answer.thought),
         tool_calls=len(answer.tool_steps) // 2,
+        searches=sum(1 for step in answer.tool_steps if step["type"] == "google_search_call"),
     )
 
 
@@ -235,6 +236,7 @@ async def run_research(emu: Emulator, it: Interaction) -> None:
         output_images=images,
         thought_chars=thought_chars,
         tool_calls=steps,
+        searches=steps,
     )
 
 

@@ -49,6 +49,8 @@ async def test_a_three_hop_answer_arrives_whole_with_summed_usage(
     assert (
         split.usage.initial_input_tokens == emu.interaction(split.hop_ids[0])["usage"]["total_input_tokens"]
     )
+    assert split.usage.grounding_tool_counts == {"google_search": 1}
+    assert split.usage.tool_use_by_modality == whole.usage.tool_use_by_modality != {}
     assert split.usage.output_tokens == sum(
         emu.interaction(h)["usage"]["total_output_tokens"] for h in split.hop_ids
     )

@@ -64,3 +64,15 @@ async def test_an_answer_that_still_stops_early_says_so(signed: SignedSlack, sla
     await signed.event(mention("Everything [emulator:hops=12]"))
     [post] = await slack.wait_for("chat.postMessage", 1)
     assert "stopped before the end of this answer" in post.args["blocks"][0]["text"]
+
+
+async def test_the_thinking_level_setting_applies_in_slack(
+    slack: FakeSlack, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path / "data", emulator.url, thinking_level="low")
+    async with running_bot(settings, slack_config(slack)) as bot:
+        transport = httpx.ASGITransport(app=http_app(bot))
+        async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as client:
+            await SignedSlack(client, slack).event(mention("Quick?"))
+            [post] = await slack.wait_for("chat.postMessage", 1)
+    assert "Thinking level: low" in post.args["blocks"][0]["text"]
