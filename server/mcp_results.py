@@ -32,6 +32,7 @@ class UsageOut(BaseModel):
     cached_tokens: int = 0
     tool_use_tokens: int = 0
     total_tokens: int = 0
+    initial_input_tokens: int | None = Field(default=None, description="Prompt tokens of the first part.")
     input_by_modality: dict[str, int] = Field(default_factory=dict)
     output_by_modality: dict[str, int] = Field(default_factory=dict)
     cached_by_modality: dict[str, int] = Field(default_factory=dict)
@@ -49,6 +50,7 @@ def usage_out(usage: Usage) -> UsageOut:
         cached_tokens=usage.cached_tokens,
         tool_use_tokens=usage.tool_use_tokens,
         total_tokens=usage.total_tokens,
+        initial_input_tokens=usage.initial_input_tokens,
         input_by_modality=dict(usage.input_by_modality),
         output_by_modality=dict(usage.output_by_modality),
         cached_by_modality=dict(usage.cached_by_modality),
