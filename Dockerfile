@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # One image for both front doors, each serving HTTP on $PORT (8000): `docker run IMAGE mcp` or `docker run IMAGE slack`
-# (see docker/entrypoint.sh and docs/production.md). Data (SQLite, reports, images) lives in the /data volume.
+# (see docker/entrypoint.sh and the README's "Running in production"). Data (SQLite, reports, images) lives in /data.
 
 FROM python:3.11-slim AS build
 COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /usr/local/bin/uv

@@ -48,7 +48,7 @@ def _base_env() -> dict[str, str]:
 
 async def _time_once(params: StdioServerParameters, mode: str, quiet: TextIO) -> float:
     started = time.perf_counter()
-    async with Client(stdio_client(params, errlog=quiet), mode=mode) as client:  # type: ignore[arg-type]
+    async with Client(stdio_client(params, errlog=quiet), mode=mode) as client:
         tools = await client.list_tools()
         elapsed = time.perf_counter() - started
     if not tools.tools:

@@ -3,7 +3,7 @@
     uv run python bench/replicas.py [--jobs 300] [--replicas 3] [--lease-seconds 5] [--research-seconds 20]
 
 The replicas are ``gemini-interactions-slack`` processes in HTTP mode (each on its own loopback port and data
-dir) sharing a throwaway PostgreSQL started from the distribution's binaries as the tests do (``tests/pg.py``).
+dir) sharing a throwaway PostgreSQL started from the distribution's binaries as the tests do (``tests/support/postgres.py``).
 Gemini is the emulator and Slack's Web API the fake from the tests, both in this process. Signed
 ``/gemini research`` commands are spread over the replicas; once every job exists, one replica is killed.
 
@@ -27,12 +27,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-for path in (REPO, REPO / "tests" / "scale"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+from sqlalchemy import select
 
-from scale_cluster import (  # noqa: E402
+from server.core.store.schema import deliveries, jobs
+from server.emulator import EmulatorConfig, EmulatorHandle, run_emulator_in_thread
+from tests.fakes.slack_api import FakeSlack
+from tests.scale.scale_cluster import (
     Cluster,
     describe,
     report_files,
@@ -41,12 +41,7 @@ from scale_cluster import (  # noqa: E402
     takeovers,
     upstream_per_job,
 )
-from sqlalchemy import select  # noqa: E402
-
-from server.core.store.schema import deliveries, jobs  # noqa: E402
-from server.emulator import EmulatorConfig, EmulatorHandle, run_emulator_in_thread  # noqa: E402
-from tests.fakes.slack_api import FakeSlack  # noqa: E402
-from tests.pg import PostgresServer, find_bin_dir  # noqa: E402
+from tests.support.postgres import PostgresServer, find_bin_dir
 
 
 def _summary(values: list[float], digits: int = 2) -> dict[str, float]:

@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,17 +28,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.support.env import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 JOB_SECONDS = {1: 3.0, 100: 15.0, 1000: 60.0}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def fetch_stats(url: str) -> dict:
@@ -64,9 +58,7 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 async def run_jobs(url: str, jobs: int, research_seconds: float) -> dict:
-    from server.core.domain import Origin
-    from server.core.service import Core
-    from server.core.settings import Settings
+    from server.core import Core, Origin, Settings
 
     with tempfile.TemporaryDirectory() as data_dir:
         settings = Settings(data_dir=Path(data_dir), base_url=url, api_key="bench")

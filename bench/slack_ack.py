@@ -22,35 +22,22 @@ import statistics
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from server.emulator import EmulatorConfig, run_emulator_in_thread  # noqa: E402
-from tests.fakes.slack_api import (  # noqa: E402
+from server.emulator import EmulatorConfig, run_emulator_in_thread
+from tests.fakes.slack_api import (
     SIGNING_SECRET,
     FakeSlack,
     signed_headers,
     slash_command_body,
 )
+from tests.support.processes import LISTENING
+from tests.support.slack_process import slack_executable
 
-LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)/slack/events")
 ASKED = re.compile(r"^<@U\d+> asked: (q-\d+)")
 ANSWERED = re.compile(r'You said: "(q-\d+) ')
-
-
-def _executable() -> str:
-    found = Path(sys.executable).with_name("gemini-interactions-slack")
-    return (
-        str(found)
-        if found.exists()
-        else (shutil.which("gemini-interactions-slack") or "gemini-interactions-slack")
-    )
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -61,7 +48,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 async def _start_bot(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str, asyncio.Task[None]]:
     process = await asyncio.create_subprocess_exec(
-        _executable(),
+        slack_executable(),
         "--port",
         "0",
         "--log-level",

@@ -1,5 +1,5 @@
 """``python -m server``: the MCP server (same as ``gemini-interactions-mcp``)."""
 
-from server.cli import main
+from server.mcp.cli import main
 
 main()

@@ -1,4 +1,4 @@
-"""The Bolt app factory: one injected Web API client, one Core, every listener registered.
+"""The one factory: the Web API clients, the bot's parts, the Bolt app with every listener, and the bot.
 
 client = build_client(config)
 bot = create_app(client, core, config)   # bot.app is the AsyncApp
@@ -8,7 +8,11 @@ async with bot.running():
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -22,12 +26,18 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from .authorization import BotAuthorization
+from .bot import SlackBot
 from .config import SlackConfig, normalise_api_url
+from .delivery import DeliveryOptions, ReportDelivery
+from .home import HomeTab
+from .listeners import register_listeners
+from .progress import StartedMessages
+from .tasks import TaskSupervisor
+from .watcher import JobEvents
 
 if TYPE_CHECKING:
-    from server.core.service import Core
-
-    from .bot import SlackBot
+    from server.core import Core
 
 CLIENT_TIMEOUT_SECONDS = 30
 
@@ -74,13 +84,15 @@ def bolt_app(
 ) -> AsyncApp:
     """A bare AsyncApp around ``client``; signatures are checked in HTTP mode (Socket Mode needs none).
 
-    ``authorize`` answers from the bot's own auth.test, made once at start-up: Bolt's single-team default
-    calls auth.test on the first request, and once per request while that first call is in flight, so a burst
-    of requests at start-up would all wait for it.
+    ``authorize`` answers from the bot's own auth.test, made once at start-up (``authorization.py``).
     """
+
+    async def bolt_authorize() -> AuthorizeResult:  # Bolt passes arguments by parameter name: take none
+        return await authorize()
+
     return AsyncApp(
         client=client,
-        authorize=authorize,
+        authorize=bolt_authorize,
         signing_secret=config.signing_secret or "",
         request_verification_enabled=not config.socket_mode,
         # Our listeners only ack and hand the work to a tracked task, so running them before the response
@@ -93,6 +105,30 @@ def bolt_app(
 
 def create_app(client: AsyncWebClient, core: Core, config: SlackConfig) -> SlackBot:
     """The bot: an AsyncApp with every listener, plus the background services that deliver reports."""
-    from .bot import SlackBot
-
-    return SlackBot(core=core, client=client, config=config)
+    tasks = TaskSupervisor()
+    delivery_client = build_delivery_client(config)
+    authorization = BotAuthorization(client, config.bot_token)
+    started = StartedMessages(core, client, tasks, progress_seconds=config.progress_seconds)
+    options = DeliveryOptions(
+        owner=f"slack-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}",
+        retry_base_seconds=config.retry_base_seconds,
+        crash_after_post=config.crash_after_post,
+    )
+    deliveries = ReportDelivery(core, delivery_client, tasks, options, on_delivering=started.refresh)
+    home = HomeTab(core, client, tasks, workspace_url=authorization.workspace_url)
+    bot = SlackBot(
+        app=bolt_app(client, config, authorization.authorize),
+        core=core,
+        client=client,
+        delivery_client=delivery_client,
+        config=config,
+        authorization=authorization,
+        tasks=tasks,
+        started_messages=started,
+        deliveries=deliveries,
+        home=home,
+        job_events=JobEvents(core, tasks, started, deliveries, home),
+        turn_slots=asyncio.Semaphore(config.max_turns),
+    )
+    register_listeners(bot.app, bot)
+    return bot

@@ -1,37 +1,34 @@
-"""The running bot: the Bolt app, the Core it calls, and the services that outlive one request."""
+"""The running bot: the Bolt app, the Core it calls, and the services that outlive one request.
+
+Built by ``app.create_app`` (the one factory); listeners reach what they need through it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import secrets
-import socket
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from slack_bolt.authorization import AuthorizeResult
-from slack_sdk.errors import SlackApiError
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from server.core.domain import Origin
-from server.core.errors import ConfigurationError
+from server.core import ConfigurationError, Origin
 
-from .app import bolt_app, build_delivery_client
+from .authorization import BotAuthorization, viewer
 from .config import SlackConfig
 from .delivery import ReportDelivery
 from .home import HomeTab
-from .listeners import register_listeners
+from .interrupted import report_interrupted_starts
 from .progress import StartedMessages
-from .research_runs import report_interrupted_starts
 from .tasks import TaskSupervisor
-from .watcher import watch_job_events
+from .watcher import JobEvents
 
 if TYPE_CHECKING:
-    from server.core.service import Core
-    from server.core.store import Store
+    from server.core import Core, Store
 
 log = logging.getLogger(__name__)
 
@@ -39,26 +36,21 @@ SHUTDOWN_GRACE_SECONDS = 5.0
 SEEN_EVENTS_TTL_SECONDS = 24 * 3600
 
 
+@dataclass(slots=True)
 class SlackBot:
-    def __init__(self, *, core: Core, client: AsyncWebClient, config: SlackConfig) -> None:
-        self.core = core
-        self.client = client
-        self.delivery_client = build_delivery_client(config)
-        self.config = config
-        self.owner = f"slack-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
-        self.tasks = TaskSupervisor()
-        self.started_messages = StartedMessages(self)
-        self.deliveries = ReportDelivery(self)
-        self.home = HomeTab(self)
-
-        async def authorize() -> AuthorizeResult:  # Bolt passes arguments by parameter name: take none
-            return await self._authorize()
-
-        self.app = bolt_app(client, config, authorize)
-        register_listeners(self.app, self)
-        self._auth: AuthorizeResult | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self.turn_slots = asyncio.Semaphore(config.max_turns)
+    app: AsyncApp
+    core: Core
+    client: AsyncWebClient  # answers and edits: retries connection errors, 429s and 5xx
+    delivery_client: AsyncWebClient  # reports: never waits out a 429 or 5xx inside a call
+    config: SlackConfig
+    authorization: BotAuthorization
+    tasks: TaskSupervisor
+    started_messages: StartedMessages
+    deliveries: ReportDelivery
+    home: HomeTab
+    job_events: JobEvents
+    turn_slots: asyncio.Semaphore
+    _session: aiohttp.ClientSession | None = None
 
     @property
     def store(self) -> Store:
@@ -82,7 +74,7 @@ class SlackBot:
 
     @staticmethod
     def viewer(team_id: str | None, user_id: str | None) -> Origin:
-        return Origin(source="slack", owner=user_id, team_id=team_id)
+        return viewer(team_id, user_id)
 
     async def first_time(self, body: dict[str, Any]) -> bool:
         """False for an Events API delivery we have already taken (a retry, or the same event_id again)."""
@@ -91,37 +83,9 @@ class SlackBot:
             return True
         return await self.store.first_seen(f"slack-event:{event_id}")
 
-    async def our_turn(self, key: str) -> bool:
-        """Whether this replica does the cosmetic Slack update ``key`` (an edit, a Home refresh) that every
-        replica is told about: only the first to record it does. On a store error it does it anyway (a
-        duplicate edit is better than none)."""
-        try:
-            return await self.store.first_seen(key)
-        except Exception:
-            log.warning("could not agree on %s with other replicas; doing it here", key, exc_info=True)
-            return True
-
     async def workspace_url(self) -> str | None:
         """``https://<workspace>.slack.com/``, to link to threads."""
-        return (await self._authorize()).url or None
-
-    async def _authorize(self) -> AuthorizeResult:
-        """Who the bot is (auth.test), asked once: at start-up, or on first use if start-up could not."""
-        if self._auth is None:
-            try:
-                response = await self.client.auth_test()
-            except SlackApiError as exc:
-                error = exc.response.get("error")
-                if error in ("invalid_auth", "not_authed", "account_inactive", "token_revoked"):
-                    raise ConfigurationError(
-                        f"Slack rejected SLACK_BOT_TOKEN ({error}). Copy the Bot User OAuth Token (xoxb-…) again "
-                        "from the app's OAuth & Permissions page; reinstall the app if it was revoked."
-                    ) from None
-                raise
-            self._auth = AuthorizeResult.from_auth_test_response(
-                bot_token=self.config.bot_token, auth_test_response=response
-            )
-        return self._auth
+        return await self.authorization.workspace_url()
 
     # -- lifecycle -------------------------------------------------------------------------------------------
 
@@ -136,12 +100,21 @@ class SlackBot:
         try:
             # The store first: leaving Core.running while its store is still opening strands a driver task.
             await self.core.ready()
-            await self._authorize()
+            await self._who_am_i()
             await warm_up
         finally:
             warm_up.cancel()
-        self.tasks.supervise(lambda: watch_job_events(self), name="research event watcher")
+        self.tasks.supervise(self.job_events.watch, name="research event watcher")
         self.tasks.supervise(self._sweep_forever, name="report delivery sweep")
+
+    async def _who_am_i(self) -> None:
+        try:
+            await self.authorization.authorize()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise ConfigurationError(
+                f"Could not reach Slack's Web API at {self.config.api_url} ({exc.__class__.__name__}). "
+                "Check the network (and SLACK_API_URL, if you set it), then start the bot again."
+            ) from None
 
     async def _sweep_forever(self) -> None:
         """Deliver whatever is due now (after a restart: everything missed), then look again periodically."""

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from server.core.errors import ConfigurationError
+from server.core import ConfigurationError
 
 DEFAULT_API_URL = "https://slack.com/api/"
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
 
-from server.core.errors import AttachmentError, GeminiInteractionsError, InteractionExpired
+from server.core import AttachmentError, GeminiInteractionsError, InteractionExpired
 
 from .files import fetch_attachments
 from .posting import post_answer, post_images, post_text, set_loading

@@ -32,29 +32,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import mimetypes
 import os
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
-from .render import (
-    REPORT_EVENT_TYPE,
-    markdown_message,
-    report_file_name,
-    report_metadata,
-    report_summary,
-    truncate,
-)
+from .destinations import parse_destination
+from .report_parts import already_posted, post_part, report_parts
+from .tasks import TaskSupervisor
 
 if TYPE_CHECKING:
-    from server.core.domain import ResearchJob
-    from server.core.store import Delivery
-
-    from .bot import SlackBot
+    from server.core import Core, Delivery, ResearchJob
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +56,6 @@ CLAIM_MARGIN = 0.25  # of the lease: an attempt stops this long before its claim
 CLAIM_MARGIN_MIN_SECONDS = 0.1
 RETRY_MAX_SECONDS = 300.0
 SWEEP_BATCH = 50
-REPLIES_PAGES = 10
 # Errors that waiting will not fix: the delivery is failed for good at once.
 PERMANENT_ERRORS = frozenset(
     {
@@ -82,29 +74,6 @@ PERMANENT_ERRORS = frozenset(
 CRASH_EXIT_CODE = 70
 
 
-@dataclass(frozen=True, slots=True)
-class Part:
-    number: int
-    text: str = ""  # a message part: its markdown
-    filename: str = ""  # a file part: its name (unique to the run), bytes and title
-    data: bytes = b""
-    title: str = ""
-
-    @property
-    def is_file(self) -> bool:
-        return bool(self.filename)
-
-
-def parse_destination(destination: str) -> tuple[str, str, str] | None:
-    """``slack:T:C:ts`` → (team_id, channel_id, thread_ts); None for destinations that are not ours."""
-    kind, _, rest = destination.partition(":")
-    team_id, _, rest = rest.partition(":")
-    channel_id, _, thread_ts = rest.partition(":")
-    if kind != "slack" or not (team_id and channel_id and thread_ts):
-        return None
-    return team_id, channel_id, thread_ts
-
-
 @dataclass(slots=True)
 class Attempt:
     """What one attempt knows and did: the delivery's progress record, and how many parts it posted."""
@@ -115,7 +84,7 @@ class Attempt:
 
     @property
     def posted(self) -> dict[str, str]:
-        return self.progress.setdefault("posted", {})  # type: ignore[no-any-return]
+        return self.progress.setdefault("posted", {})
 
 
 class ClaimRanOut(Exception):
@@ -126,16 +95,37 @@ class ClaimLost(Exception):
     """The claim expired or another worker holds it: this attempt must not post or record anything."""
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryOptions:
+    owner: str  # names this process on its claims
+    retry_base_seconds: float  # first backoff of a failed delivery (doubles each attempt)
+    crash_after_post: bool = False  # test hook: exit right after a post, before it is recorded
+
+
 class ReportDelivery:
-    def __init__(self, bot: SlackBot) -> None:
-        self._bot = bot
+    def __init__(
+        self,
+        core: Core,
+        client: AsyncWebClient,
+        tasks: TaskSupervisor,
+        options: DeliveryOptions,
+        *,
+        on_delivering: Callable[[str], Coroutine[Any, Any, None]],
+    ) -> None:
+        """``client`` posts (it must not retry 429s or 5xx inside a call); ``on_delivering(job_id)`` runs in
+        the background when a delivery starts (the final edit of the run's started message)."""
+        self._core = core
+        self._client = client
+        self._tasks = tasks
+        self._options = options
+        self._on_delivering = on_delivering
         self._inflight: set[tuple[str, str]] = set()
         self._retry_at: dict[tuple[str, str], float] = {}
 
     # -- scheduling -----------------------------------------------------------------------------------------
 
     def schedule(self, job_id: str, destination: str, delay: float = 0.0) -> None:
-        self._bot.spawn(self._deliver_later(job_id, destination, delay), name=f"deliver {job_id}")
+        self._tasks.spawn(self._deliver_later(job_id, destination, delay), name=f"deliver {job_id}")
 
     async def _deliver_later(self, job_id: str, destination: str, delay: float) -> None:
         if delay:
@@ -146,7 +136,7 @@ class ReportDelivery:
         """Start every due delivery not already in hand here; returns how many were started."""
         started = 0
         now = time.monotonic()
-        for due in await self._bot.store.due_deliveries(SWEEP_BATCH):
+        for due in await self._core.store.due_deliveries(SWEEP_BATCH):
             key = (due.job_id, due.destination)
             if parse_destination(due.destination) is None or key in self._inflight:
                 continue
@@ -170,9 +160,9 @@ class ReportDelivery:
             self._inflight.discard(key)
 
     async def _deliver(self, job_id: str, destination: str) -> bool:
-        store = self._bot.store
-        lease = self._bot.core.settings.lease_seconds
-        claim = await store.claim_delivery(job_id, destination, self._bot.owner, lease)
+        store = self._core.store
+        lease = self._core.settings.lease_seconds
+        claim = await store.claim_delivery(job_id, destination, self._options.owner, lease)
         if claim is None:
             return False
         self._retry_at.pop((job_id, destination), None)
@@ -186,11 +176,11 @@ class ReportDelivery:
         if job.status == "completed":
             # Replies in the thread now continue from the research run itself.
             await store.set_thread(*where, job.interaction_id)
-        self._bot.spawn(self._bot.started_messages.refresh(job_id), name=f"final edit {job_id}")
+        self._tasks.spawn(self._on_delivering(job_id), name=f"final edit {job_id}")
         attempt = Attempt(progress=dict(claim.progress))
         try:
             await self._post_parts(job, where[1], where[2], claim, attempt)
-            if not await store.complete_delivery(job_id, destination, owner=self._bot.owner):
+            if not await store.complete_delivery(job_id, destination, owner=self._options.owner):
                 raise ClaimLost("the claim was lost before the delivery was recorded as done")
         except ClaimLost as exc:
             log.warning("stopped delivering %s to %s: %s", job_id, destination, exc)
@@ -210,8 +200,8 @@ class ReportDelivery:
         return max(0.05, remaining - max(CLAIM_MARGIN_MIN_SECONDS, CLAIM_MARGIN * lease))
 
     async def _failed(self, claim: Delivery, attempt: Attempt, exc: Exception) -> None:
-        store, owner = self._bot.store, self._bot.owner
-        lease = self._bot.core.settings.lease_seconds
+        store, owner = self._core.store, self._options.owner
+        lease = self._core.settings.lease_seconds
         error = _describe(exc)
         stalled = int(attempt.progress.get("stalled") or 0) + (0 if attempt.posted_now else 1)
         # A post cut off in flight may still land: hold the delivery a lease before anyone looks for it.
@@ -232,49 +222,23 @@ class ReportDelivery:
         if hold:
             delay = hold  # then recover what the cut-off post left in the thread, and carry on
         else:
-            backoff = self._bot.config.retry_base_seconds * 2 ** (stalled - 1)
+            backoff = self._options.retry_base_seconds * 2 ** (stalled - 1)
             delay = min(RETRY_MAX_SECONDS, max(backoff, _retry_after(exc)))
         log.warning("delivering %s failed (%s); retrying in %.1f s", claim.job_id, error, delay)
         self._retry_at[(claim.job_id, claim.destination)] = time.monotonic() + delay
         self.schedule(claim.job_id, claim.destination, delay)
 
-    async def _parts(self, job: ResearchJob) -> list[Part]:
-        """What to post, always the same for a finished job (so that parts can be matched after a crash).
-
-        The report and charts come from this replica's data dir, or from the database when another replica
-        finished the run.
-        """
-        research = self._bot.core.research
-        report = await asyncio.to_thread(research.read_report, job)
-        charts = await research.report_images(job)
-        if len(charts) != len(job.image_paths):
-            log.warning(
-                "%d of the %d charts of %s were found", len(charts), len(job.image_paths), job.interaction_id
-            )
-        parts = [Part(0, text=report_summary(job, report))]
-        topic = truncate(" ".join(job.prompt.split()), 80)
-        stem = report_file_name(job.interaction_id).removesuffix(".md")
-        if report.strip():
-            parts.append(
-                Part(1, filename=f"{stem}.md", data=report.encode("utf-8"), title=f"Report: {topic}")
-            )
-        for n, chart in enumerate(charts, 1):
-            suffix = mimetypes.guess_extension(chart.mime_type) or ".png"
-            name = f"{stem}-{n}{suffix}"
-            parts.append(Part(1 + n, filename=name, data=chart.data, title=f"Chart {n}: {topic}"))
-        return parts
-
     async def _post_parts(
         self, job: ResearchJob, channel: str, thread_ts: str, claim: Delivery, attempt: Attempt
     ) -> None:
-        store = self._bot.store
-        parts = await self._parts(job)
+        store = self._core.store
+        parts = await report_parts(self._core, job)
         posted = attempt.posted
         if all(str(p.number) in posted for p in parts):
             return
         if attempt.progress.get("attempt"):
             # An earlier attempt began posting: what it posted but did not record is in the thread.
-            found = await self._already_posted(job.interaction_id, channel, thread_ts, parts)
+            found = await already_posted(self._client, job.interaction_id, channel, thread_ts, parts)
             recovered = {k: v for k, v in found.items() if k not in posted}
             if recovered:
                 log.warning(
@@ -285,18 +249,22 @@ class ReportDelivery:
             posted.update(recovered)
         attempt.progress["attempt"] = int(attempt.progress.get("attempt") or 0) + 1
         await self._record(claim, attempt)
-        lease = self._bot.core.settings.lease_seconds
+        lease = self._core.settings.lease_seconds
         for part in parts:
             if str(part.number) in posted:
                 continue
-            fresh = await store.renew_delivery_claim(claim.job_id, claim.destination, self._bot.owner, lease)
+            fresh = await store.renew_delivery_claim(
+                claim.job_id, claim.destination, self._options.owner, lease
+            )
             if fresh is None:
                 raise ClaimLost("the claim expired before the next post")
             attempt.in_flight = part.number
             window = asyncio.timeout(self._window(fresh, lease))
             try:
                 async with window:
-                    posted[str(part.number)] = await self._post(job, part, channel, thread_ts)
+                    posted[str(part.number)] = await post_part(
+                        self._client, job.interaction_id, part, channel, thread_ts
+                    )
             except TimeoutError:
                 if window.expired():
                     raise ClaimRanOut(f"the claim ran out while posting part {part.number}") from None
@@ -306,7 +274,7 @@ class ReportDelivery:
                 raise
             attempt.in_flight = None
             attempt.posted_now += 1
-            if self._bot.config.crash_after_post:
+            if self._options.crash_after_post:
                 log.critical(
                     "test hook: exiting right after posting part %d of %s", part.number, job.interaction_id
                 )
@@ -314,61 +282,10 @@ class ReportDelivery:
             await self._record(claim, attempt)
 
     async def _record(self, claim: Delivery, attempt: Attempt) -> None:
-        if not await self._bot.store.save_delivery_progress(
-            claim.job_id, claim.destination, attempt.progress, owner=self._bot.owner
+        if not await self._core.store.save_delivery_progress(
+            claim.job_id, claim.destination, attempt.progress, owner=self._options.owner
         ):
             raise ClaimLost("another worker holds the delivery now")
-
-    async def _post(self, job: ResearchJob, part: Part, channel: str, thread_ts: str) -> str:
-        """Post one part; return its message ts or file id."""
-        client = self._bot.delivery_client
-        if not part.is_file:
-            response = await client.chat_postMessage(
-                channel=channel,
-                thread_ts=thread_ts,
-                metadata=report_metadata(job.interaction_id, part.number),
-                **markdown_message(part.text),
-            )
-            return str(response["ts"])
-        response = await client.files_upload_v2(
-            channel=channel,
-            thread_ts=thread_ts,
-            file=part.data,
-            filename=part.filename,
-            title=part.title,
-            alt_txt=part.title if not part.filename.endswith(".md") else None,
-        )
-        files = response.get("files") or [{}]
-        return str(files[0].get("id") or "uploaded")
-
-    async def _already_posted(
-        self, interaction_id: str, channel: str, thread_ts: str, parts: list[Part]
-    ) -> dict[str, str]:
-        """Parts an earlier attempt posted into the thread (by metadata, or by file name)."""
-        by_name = {p.filename: str(p.number) for p in parts if p.is_file}
-        found: dict[str, str] = {}
-        cursor: str | None = None
-        for _ in range(REPLIES_PAGES):
-            response = await self._bot.delivery_client.conversations_replies(
-                channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor
-            )
-            for message in response.get("messages") or []:
-                metadata = message.get("metadata") or {}
-                payload = metadata.get("event_payload") or {}
-                if (
-                    metadata.get("event_type") == REPORT_EVENT_TYPE
-                    and payload.get("interaction_id") == interaction_id
-                    and "part" in payload
-                ):
-                    found[str(payload["part"])] = str(message.get("ts"))
-                for file in message.get("files") or []:
-                    number = by_name.get(file.get("name", ""))
-                    if number is not None:
-                        found[number] = str(file.get("id"))
-            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
-            if not cursor:
-                break
-        return found
 
 
 def _slack_error(exc: Exception) -> str | None:

@@ -11,9 +11,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from server.core.attachments import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, from_bytes
-from server.core.domain import Attachment
-from server.core.errors import AttachmentError
+from server.core import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, Attachment, AttachmentError, from_bytes
 
 DOWNLOAD_TIMEOUT_SECONDS = 60
 CHUNK = 64 * 1024

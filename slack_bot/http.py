@@ -1,4 +1,5 @@
-"""HTTP mode: Slack's Events API, slash commands and interactivity at ``POST /slack/events``; ``GET /healthz``.
+"""HTTP mode's routes, assembled in one place (a new endpoint is added here): Slack's Events API, slash commands
+and interactivity at ``POST /slack/events``; ``GET /healthz``.
 
 Bolt verifies every request's signature (``SLACK_SIGNING_SECRET``) before any listener runs: a bad signature or
 a timestamp more than five minutes old gets 401.

@@ -8,9 +8,9 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from server.core.domain import GeneratedImage
+from server.core import GeneratedImage
 
-from .render import fallback_text, markdown_message, plan_answer, truncate
+from .markdown import fallback_text, markdown_message, plan_answer, truncate
 
 log = logging.getLogger(__name__)
 

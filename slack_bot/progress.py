@@ -15,18 +15,26 @@ import time
 from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from .render import research_message
+from .replicas import our_turn
+from .tasks import TaskSupervisor
 
 if TYPE_CHECKING:
-    from .bot import SlackBot
+    from server.core import Core
 
 log = logging.getLogger(__name__)
 
 
 class StartedMessages:
-    def __init__(self, bot: SlackBot) -> None:
-        self._bot = bot
+    def __init__(
+        self, core: Core, client: AsyncWebClient, tasks: TaskSupervisor, *, progress_seconds: float
+    ) -> None:
+        self._core = core
+        self._client = client
+        self._tasks = tasks
+        self._progress_seconds = progress_seconds
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_edit: dict[str, float] = {}
         self._scheduled: set[str] = set()
@@ -35,9 +43,9 @@ class StartedMessages:
         """A progress event: edit now if the last edit is old enough, else once when it is."""
         if job_id in self._scheduled:
             return
-        wait = self._last_edit.get(job_id, -1e9) + self._bot.config.progress_seconds - time.monotonic()
+        wait = self._last_edit.get(job_id, -1e9) + self._progress_seconds - time.monotonic()
         self._scheduled.add(job_id)
-        self._bot.spawn(self._edit_later(job_id, max(0.0, wait)), name=f"progress edit {job_id}")
+        self._tasks.spawn(self._edit_later(job_id, max(0.0, wait)), name=f"progress edit {job_id}")
 
     async def _edit_later(self, job_id: str, delay: float) -> None:
         try:
@@ -45,8 +53,8 @@ class StartedMessages:
                 await asyncio.sleep(delay)
         finally:
             self._scheduled.discard(job_id)
-        window = int(time.time() // max(0.1, self._bot.config.progress_seconds))
-        if await self._bot.our_turn(f"slack-progress-edit:{job_id}:{window}"):
+        window = int(time.time() // max(0.1, self._progress_seconds))
+        if await our_turn(self._core, f"slack-progress-edit:{job_id}:{window}"):
             await self.refresh(job_id)
         else:
             self._last_edit[job_id] = time.monotonic()  # another replica edited in this window
@@ -55,13 +63,13 @@ class StartedMessages:
         """Edit the run's started message to its current state (best effort: a failed edit is only logged)."""
         lock = self._locks.setdefault(job_id, asyncio.Lock())
         async with lock:
-            job = await self._bot.store.get_job(job_id)
+            job = await self._core.store.get_job(job_id)
             origin = job.origin if job else None
             if job is None or origin is None or not (origin.channel_id and origin.message_ts):
                 return
             self._last_edit[job_id] = time.monotonic()
             try:
-                await self._bot.client.chat_update(
+                await self._client.chat_update(
                     channel=origin.channel_id, ts=origin.message_ts, **research_message(job)
                 )
             except SlackApiError as exc:

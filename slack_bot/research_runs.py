@@ -6,14 +6,11 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from slack_sdk.errors import SlackApiError
+from server.core import Forbidden, GeminiInteractionsError, Origin, PendingStart, ResearchNotFound
 
-from server.core.domain import Origin
-from server.core.errors import Forbidden, GeminiInteractionsError, ResearchNotFound
-from server.core.store import PendingStart
-
+from .destinations import thread_destination
 from .home import job_links
-from .render import research_pending_message, status_detail, status_list, topic_line
+from .render import research_pending_message, status_detail, status_list
 
 if TYPE_CHECKING:
     from .bot import SlackBot
@@ -62,7 +59,11 @@ async def start(
         message_ts=message_ts,
     )
     try:
-        job = await bot.core.research.start(topic, origin=origin)
+        job = await bot.core.research.start(
+            topic,
+            origin=origin,
+            destinations=[thread_destination(team_id, channel_id, thread_ts or message_ts)],
+        )
     except GeminiInteractionsError as exc:
         await client.chat_update(
             channel=channel_id, ts=message_ts, text=f":warning: The research run could not start: {exc}"
@@ -82,32 +83,6 @@ async def _forget_pending(bot: SlackBot, pending: PendingStart) -> None:
         log.warning("forgetting the pending start of %s failed", pending.message_ts, exc_info=True)
 
 
-def pending_start_timeout(bot: SlackBot) -> float:
-    """After this long a start whose run was never recorded was cut short (a live one is done by then)."""
-    return max(3.0, 3 * bot.core.settings.research_create_timeout_seconds)
-
-
-async def report_interrupted_starts(bot: SlackBot) -> int:
-    """Tell the users whose run start was cut short by a crash (of any replica); returns how many."""
-    told = 0
-    for start in await bot.store.stale_pending_starts(pending_start_timeout(bot)):
-        text = (
-            f":warning: <@{start.user_id}>, the research run *{topic_line(start.topic)}* did not start: the bot "
-            "stopped while starting it. Start it again with `/gemini research <topic>`."
-        )
-        try:
-            await bot.client.chat_update(channel=start.channel_id, ts=start.message_ts, text=text, blocks=[])
-        except SlackApiError as exc:
-            error = exc.response.get("error")
-            if error not in ("message_not_found", "channel_not_found", "cant_update_message", "is_archived"):
-                log.warning("telling %s that its run did not start failed: %s", start.message_ts, error)
-                continue  # retried at the next sweep
-        await bot.store.remove_pending_start(start.team_id, start.channel_id, start.message_ts)
-        log.warning("research run started from message %s was interrupted; told its user", start.message_ts)
-        told += 1
-    return told
-
-
 async def status_text(bot: SlackBot, *, team_id: str, user_id: str, interaction_id: str | None) -> str:
     viewer = bot.viewer(team_id, user_id)
     if interaction_id:
@@ -115,13 +90,13 @@ async def status_text(bot: SlackBot, *, team_id: str, user_id: str, interaction_
             job = await bot.core.research.get(interaction_id, viewer=viewer)
         except ResearchNotFound:
             return not_found_text(interaction_id)
-        links = await job_links(bot, [job])
+        links = await job_links(bot.workspace_url, [job])
         return status_detail(job, links[job.interaction_id])
     jobs = await bot.core.research.list(viewer=viewer, limit=STATUS_RUNS)
-    return status_list(jobs, await job_links(bot, jobs))
+    return status_list(jobs, await job_links(bot.workspace_url, jobs))
 
 
-async def cancel_text(bot: SlackBot, *, team_id: str, user_id: str, interaction_id: str) -> str:
+async def cancel_text(bot: SlackBot, *, team_id: str | None, user_id: str | None, interaction_id: str) -> str:
     viewer = bot.viewer(team_id, user_id)
     try:
         job = await bot.core.research.get(interaction_id, viewer=viewer)

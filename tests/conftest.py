@@ -1,4 +1,5 @@
-"""Fixtures every test folder shares: the asyncio backend, a clean environment, and the emulator as Gemini.
+"""Fixtures every test folder shares: the asyncio backend, a clean environment, the emulator as Gemini, and a
+PostgreSQL (``tests/support/pg_fixtures.py``). Helpers that are not fixtures live in ``tests/support``.
 
 A folder picks its emulator's behaviour by overriding ``emulator_config``; ``tests/core`` and ``tests/emulator``
 keep one emulator per session instead, reset before every test.
@@ -12,6 +13,8 @@ from collections.abc import Iterator
 import pytest
 
 from server.emulator import EmulatorConfig, EmulatorHandle, Faults, run_emulator_in_thread
+
+pytest_plugins = ["tests.support.pg_fixtures"]  # pg_server, pg_url: one PostgreSQL for the whole session
 
 
 @pytest.fixture

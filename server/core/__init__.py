@@ -1,0 +1,147 @@
+"""The core both front doors share, and everything they may use of it (``tests/core/test_exported_members.py``
+keeps this list honest; the import contract in ``pyproject.toml`` keeps the front doors to it).
+
+    from server.core import Core, Origin, Settings
+
+    async with Core.running(Settings()) as core:
+        answer = await core.ask("hello")
+        job = await core.research.start("TPUs", origin=Origin(source="mcp"))
+
+Inside: ``core.py`` (the object the front doors hold), ``gateway.py`` (the one module that imports google.genai),
+``research/`` (Deep Research runs: leases, watching, reports, events), ``store/`` (SQLAlchemy: SQLite or
+PostgreSQL), ``domain.py``, ``errors.py``, ``settings.py``, ``limits.py``, ``attachments.py``, ``images.py``,
+``logs.py`` and ``runner.py`` (what every command shares: logging, settings, ``--emulator``, signals, uvicorn).
+
+The store's names are loaded on first use: importing SQLAlchemy must not hold up an MCP server's first answer.
+"""
+
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+from .attachments import MAX_FILE_BYTES, MAX_FILES, MAX_TEXT_BYTES, MAX_TOTAL_BYTES, from_bytes, load_files
+from .core import Core, ImageResult, Research
+from .domain import (
+    TERMINAL_STATUSES,
+    Answer,
+    Attachment,
+    Citation,
+    GeneratedImage,
+    Origin,
+    ResearchJob,
+    ToolName,
+    Usage,
+)
+from .errors import (
+    AttachmentError,
+    AuthenticationFailed,
+    ConfigurationError,
+    ConflictError,
+    Forbidden,
+    GeminiInteractionsError,
+    InteractionExpired,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    ResearchNotFound,
+    UpstreamError,
+    UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from .images import SavedImage, preview
+from .limits import MAX_PROMPT_CHARS, check_prompt
+from .logs import interaction_context
+from .models import (
+    DEFAULT_IMAGE_MODEL,
+    DEFAULT_MODEL,
+    DEFAULT_RESEARCH_AGENT,
+    THOROUGH_RESEARCH_AGENT,
+    ThinkingLevel,
+)
+from .research import JobEvent, elapsed_seconds
+from .runner import (
+    EmulatorStart,
+    Runner,
+    bind,
+    configuration_error,
+    known_problem,
+    serve_http,
+    until_signal,
+    url_of,
+    watch_signals,
+)
+from .settings import Settings, load_settings
+
+if _TYPE_CHECKING:
+    from .store import Delivery, PendingStart, Store
+
+_STORE_NAMES = frozenset({"Delivery", "PendingStart", "Store"})
+
+__all__ = [
+    "DEFAULT_IMAGE_MODEL",
+    "DEFAULT_MODEL",
+    "DEFAULT_RESEARCH_AGENT",
+    "MAX_FILES",
+    "MAX_FILE_BYTES",
+    "MAX_PROMPT_CHARS",
+    "MAX_TEXT_BYTES",
+    "MAX_TOTAL_BYTES",
+    "TERMINAL_STATUSES",
+    "THOROUGH_RESEARCH_AGENT",
+    "Answer",
+    "Attachment",
+    "AttachmentError",
+    "AuthenticationFailed",
+    "Citation",
+    "ConfigurationError",
+    "ConflictError",
+    "Core",
+    "Delivery",
+    "EmulatorStart",
+    "Forbidden",
+    "GeminiInteractionsError",
+    "GeneratedImage",
+    "ImageResult",
+    "InteractionExpired",
+    "InvalidInput",
+    "JobEvent",
+    "NotFound",
+    "Origin",
+    "PendingStart",
+    "RateLimited",
+    "Research",
+    "ResearchJob",
+    "ResearchNotFound",
+    "Runner",
+    "SavedImage",
+    "Settings",
+    "Store",
+    "ThinkingLevel",
+    "ToolName",
+    "UpstreamError",
+    "UpstreamRejected",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+    "Usage",
+    "bind",
+    "check_prompt",
+    "configuration_error",
+    "elapsed_seconds",
+    "from_bytes",
+    "interaction_context",
+    "known_problem",
+    "load_files",
+    "load_settings",
+    "preview",
+    "serve_http",
+    "until_signal",
+    "url_of",
+    "watch_signals",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name in _STORE_NAMES:
+        from . import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

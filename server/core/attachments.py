@@ -6,7 +6,7 @@ import mimetypes
 from collections.abc import Sequence
 from pathlib import Path
 
-from .domain import Attachment
+from .domain import Attachment, AttachmentKind
 from .errors import AttachmentError
 
 # Inline data travels base64-encoded (x4/3) in one request, which Gemini caps at about 20 MB.
@@ -57,7 +57,7 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
-def _kind(name: str, mime: str | None, data: bytes) -> tuple[str, str]:
+def _kind(name: str, mime: str | None, data: bytes) -> tuple[AttachmentKind, str]:
     mime = (mime or "").split(";")[0].strip().lower() or None
     if mime in (None, "application/octet-stream", "binary/octet-stream"):
         mime = _sniff(data) or mimetypes.guess_type(name)[0]
@@ -93,7 +93,7 @@ def from_bytes(name: str, data: bytes, mime_type: str | None = None) -> Attachme
     if not data:
         raise AttachmentError(f"{name} is empty.")
     kind, mime = _kind(name, mime_type, data)
-    return Attachment(name=name, mime_type=mime, data=data, kind=kind)  # type: ignore[arg-type]
+    return Attachment(name=name, mime_type=mime, data=data, kind=kind)
 
 
 def _inside(path: Path, roots: Sequence[Path]) -> bool:

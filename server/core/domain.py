@@ -102,6 +102,9 @@ class GeneratedImage:
     mime_type: str = "image/png"
 
 
+AttachmentKind = Literal["image", "document", "audio", "text"]
+
+
 @dataclass(frozen=True, slots=True)
 class Attachment:
     """A local file turned into an input part for Gemini."""
@@ -109,7 +112,7 @@ class Attachment:
     name: str
     mime_type: str
     data: bytes
-    kind: Literal["image", "document", "audio", "text"]
+    kind: AttachmentKind
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,13 @@
 """Errors a person may see. Every message says what happened and what to do next; none carries a secret.
 
 GeminiInteractionsError
- ├─ ConfigurationError          no API key, bad settings
+ ├─ ConfigurationError          no API key, bad settings, a service we cannot start without
  ├─ InvalidInput                an argument we refuse before calling Gemini (size, type, path)
  │   └─ AttachmentError         a file that cannot be attached
  ├─ NotFound                    an id we do not know
  │   └─ ResearchNotFound        a research job id not in our store
  ├─ Forbidden                   a job that belongs to someone else
- ├─ ConflictError               e.g. cancelling a job that already finished
+ ├─ ConflictError               a record that already exists (recording the same research run twice)
  └─ UpstreamError               Gemini answered with an error or not at all (.status_code, .reason)
      ├─ AuthenticationFailed    the API key: not valid, refused (unrestricted/standard key), restricted
      ├─ AccessDenied            403 not about the key: this project may not use that model or agent

@@ -1,7 +1,7 @@
 """The one module that talks to Gemini: google-genai's ``client.aio.interactions``, imported lazily.
 
-It sends our requests as raw creates and reads the JSON itself (the SDK's parsing builds pydantic model classes
-per call; see the README's benchmark notes), follows continuation hops so a foreground answer arrives whole
+It sends our requests as raw creates and reads the JSON itself (``wire.py``: the SDK's parsing builds pydantic
+model classes per call; see the README's benchmark notes), follows continuation hops so a foreground answer arrives whole
 (``continuation.py``), turns ``steps`` into our domain types (``answers.py``) and Gemini's errors into ours
 (``upstream_errors.py``). SDK retries are off (a retried ``create(background=True)`` can start a second billed
 run); callers retry idempotent reads themselves.
@@ -9,13 +9,10 @@ run); callers retry idempotent reads themselves.
 
 from __future__ import annotations
 
-import base64
-import inspect
-import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -26,6 +23,7 @@ from . import continuation, errors
 from .answers import image_uris, to_answer, to_update
 from .domain import Answer, Attachment, StreamUpdate, disposition
 from .upstream_errors import Call, clean, read_envelope, to_error
+from .wire import input_parts, json_body, read_capped, sse_data
 
 if TYPE_CHECKING:
     from google import genai
@@ -99,7 +97,7 @@ class Gateway:
         thinking_level: str | None = None,
         model_from_argument: bool = False,
     ) -> Answer:
-        body: dict[str, Any] = {"model": model, "input": _input(prompt, attachments)}
+        body: dict[str, Any] = {"model": model, "input": input_parts(prompt, attachments)}
         if system_instruction:
             body["system_instruction"] = system_instruction
         if tools:
@@ -145,7 +143,7 @@ class Gateway:
 
         async def send(hop: dict[str, Any], timeout: float) -> dict[str, Any]:
             try:
-                return await _json(api.with_raw_response.create(**hop, timeout=max(timeout, 0.001)))
+                return await json_body(api.with_raw_response.create(**hop, timeout=max(timeout, 0.001)))
             except Exception as exc:
                 raise self.translate(exc, call) from None
 
@@ -175,7 +173,7 @@ class Gateway:
         """One create, never retried: a retry after a dropped connection could start a second billed run."""
         api = self._interactions()
         try:
-            interaction = await _json(
+            interaction = await json_body(
                 api.with_raw_response.create(
                     agent=agent,
                     input=prompt,
@@ -193,7 +191,7 @@ class Gateway:
         delivered by ``uri`` (report charts), so they are kept like inline ones."""
         api = self._interactions()
         try:
-            interaction = await _json(api.with_raw_response.get(interaction_id, timeout=timeout))
+            interaction = await json_body(api.with_raw_response.get(interaction_id, timeout=timeout))
         except Exception as exc:
             raise self.translate(exc) from None
         fetched: dict[str, bytes] = {}
@@ -223,7 +221,7 @@ class Gateway:
             async with api.with_streaming_response.get(
                 interaction_id, stream=True, last_event_id=last_event_id, timeout=read_timeout
             ) as response:
-                async for data in _sse_data(response.iter_lines()):
+                async for data in sse_data(response.iter_lines()):
                     update = to_update(data)
                     if update is not None:
                         yield update
@@ -269,11 +267,11 @@ class Gateway:
                 if urlsplit(location).scheme != "https":
                     raise ValueError("an image download redirected to a non-https location")
                 return await self._download_plain(location)
-            return await _read_capped(response)
+            return await read_capped(response, MAX_IMAGE_BYTES)
 
     async def _download_plain(self, uri: str) -> bytes:
         async with self._http().stream("GET", uri, follow_redirects=True) as response:
-            return await _read_capped(response)
+            return await read_capped(response, MAX_IMAGE_BYTES)
 
     def _base_url(self) -> str:
         return self._settings.base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or DEFAULT_BASE_URL
@@ -291,48 +289,12 @@ class Gateway:
         return translate(exc, call or Call(), secrets=(key,) if key else ())
 
 
-async def _json(request: Awaitable[Any]) -> dict[str, Any]:
-    """The JSON body of a raw response: the SDK's own parsing builds pydantic model classes per call, which
-    costs ~10 ms of CPU per interaction. Errors are still raised as the SDK's exceptions."""
-    response = await request
-    try:
-        data = response.json()
-        if inspect.isawaitable(data):
-            data = await data
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise errors.UpstreamError(
-            "Gemini returned a response we could not read (not a JSON object). Try again in a moment."
-        )
-    return data
-
-
-async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[dict[str, Any]]:
-    """The JSON payloads of an SSE stream; text outside ``data:`` lines (the 10-minute cut) is ignored."""
-    buffer: list[str] = []
-    async for line in lines:
-        if line.startswith("data:"):
-            buffer.append(line[5:].removeprefix(" "))
-        elif not line and buffer:
-            data, buffer = "\n".join(buffer), []
-            if data == "[DONE]":
-                return
-            try:
-                payload = json.loads(data)
-            except ValueError:
-                log.warning("skipping an unreadable stream event")
-                continue
-            if isinstance(payload, dict):
-                yield payload
-
-
 def _httpx() -> Any:
     """The SDK's HTTP library: httpx2, or httpx where the SDK falls back to it."""
     try:
         import httpx2 as httpx
     except ImportError:
-        import httpx
+        import httpx  # type: ignore[no-redef]  # the same API under its older name
     return httpx
 
 
@@ -341,38 +303,7 @@ def _connection_limits() -> Any:
     return _httpx().Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100)
 
 
-async def _read_capped(response: Any) -> bytes:
-    response.raise_for_status()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > MAX_IMAGE_BYTES:
-            raise ValueError(f"the image is larger than {MAX_IMAGE_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 # -- translation ------------------------------------------------------------------------------------------
-
-
-def _input(prompt: str, attachments: Sequence[Attachment]) -> Any:
-    if not attachments:
-        return prompt
-    parts: list[dict[str, Any]] = [{"type": "text", "text": prompt}]
-    for item in attachments:
-        if item.kind == "text":
-            text = item.data.decode("utf-8", errors="replace")
-            parts.append({"type": "text", "text": f"Attached file {item.name}:\n\n{text}"})
-        else:
-            parts.append(
-                {
-                    "type": item.kind,
-                    "data": base64.b64encode(item.data).decode("ascii"),
-                    "mime_type": item.mime_type,
-                }
-            )
-    return parts
 
 
 def translate(exc: BaseException, call: Call | None = None, *, secrets: Sequence[str] = ()) -> Exception:

@@ -150,9 +150,9 @@ class _AttachInteraction(logging.Filter):
     """Copies the current interaction id onto the record (an explicit ``extra={"interaction_id": …}`` wins)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "interaction_id", None) is None:
-            record.interaction_id = _interaction_id.get()
-        iid = record.interaction_id
+        iid = getattr(record, "interaction_id", None)
+        if iid is None:
+            iid = record.interaction_id = _interaction_id.get()
         record.interaction_tag = f" [{iid}]" if iid else ""
         return True
 
@@ -194,7 +194,7 @@ def log_format_from_env(env: Mapping[str, str] | None = None) -> LogFormat:
     raw = env.get(LOG_FORMAT_ENV, "").strip().lower() or "text"
     if raw not in LOG_FORMATS:
         raise ValueError(f"{LOG_FORMAT_ENV} must be 'text' or 'json', got {raw!r}")
-    return raw  # type: ignore[return-value]
+    return raw
 
 
 def configure_logging(

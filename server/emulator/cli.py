@@ -1,23 +1,29 @@
-"""``gemini-interactions-emulator``: serve the emulator on a loopback port until Ctrl-C."""
+"""``gemini-interactions-emulator``: serve the emulator on a loopback port until Ctrl-C or SIGTERM.
+
+Logging, signals and the HTTP server are the shared runner's (``server.core.runner``), as for the other
+commands; the address to use is printed on stdout, everything else goes to stderr.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-import uvicorn
+from server.core import Runner, serve_http
 
 from .config import EmulatorConfig
 from .emulator import Emulator
 from .serving import bind_socket, url_for
 
+RUNNER = Runner("gemini-interactions-emulator")
+
 
 def build_parser() -> argparse.ArgumentParser:
     defaults = EmulatorConfig()
-    p = argparse.ArgumentParser(
-        prog="gemini-interactions-emulator",
-        description="A local emulator of the Gemini Interactions API, for the real google-genai SDK. "
+    p = RUNNER.parser(
+        "A local emulator of the Gemini Interactions API, for the real google-genai SDK. "
         "Loopback only; any API key works.",
+        log_level="WARNING",
     )
     p.add_argument(
         "--host", default="127.0.0.1", help="loopback address to bind (127.0.0.1, ::1 or localhost)"
@@ -70,14 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="leave event_id off step.delta events, like the real service sometimes does",
     )
-    p.add_argument(
-        "--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"]
-    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    RUNNER.start(args)
     config = EmulatorConfig(
         research_seconds=args.research_seconds,
         research_steps=args.research_steps,
@@ -91,15 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sock = bind_socket(args.host, args.port)
     except ValueError as err:
-        print(f"gemini-interactions-emulator: {err}", file=sys.stderr)
-        return 2
+        RUNNER.die(str(err))
     except OSError as err:
-        print(
-            f"gemini-interactions-emulator: cannot bind {args.host}:{args.port}: {err}. "
-            "Pick another --port (0 picks a free one).",
-            file=sys.stderr,
+        RUNNER.die(
+            f"cannot bind {args.host}:{args.port}: {err}. Pick another --port (0 picks a free one).", 1
         )
-        return 1
     url = url_for(sock)
     emu = Emulator(config)
     print(f"Gemini Interactions API emulator listening on {url}", flush=True)
@@ -109,17 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     print(f"  control: {url}/_emulator/stats  {url}/_emulator/faults  {url}/_emulator/reset", flush=True)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            emu.app, log_level=args.log_level, access_log=False, timeout_graceful_shutdown=2, backlog=2048
-        )
-    )
     try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn shut down cleanly, then re-raised the Ctrl-C it captured
-        print("emulator stopped", file=sys.stderr)
+        RUNNER.run(serve_http, emu.app, sock, lifespan="on", grace_seconds=2)
     finally:
         sock.close()
+    RUNNER.say("emulator stopped")
     return 0
 
 

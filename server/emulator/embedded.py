@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from server.core.settings import Settings, load_settings
+from server.core import Settings, load_settings
 
 from .config import EmulatorConfig
 from .serving import run_emulator_in_thread

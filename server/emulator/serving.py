@@ -73,6 +73,7 @@ def url_for(sock: socket.socket) -> str:
 def _uvicorn(emu: Emulator, log_level: str) -> _Server:
     config = uvicorn.Config(
         emu.app,
+        log_config=None,  # the process that embeds us owns logging (a JSON log stays JSON)
         log_level=log_level,
         access_log=False,
         lifespan="on",

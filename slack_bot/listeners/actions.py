@@ -29,7 +29,7 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
 
 
 async def cancel(
-    bot: SlackBot, team_id: str, user_id: str, interaction_id: str, respond: AsyncRespond
+    bot: SlackBot, team_id: str | None, user_id: str | None, interaction_id: str, respond: AsyncRespond
 ) -> None:
     text = await research_runs.cancel_text(
         bot, team_id=team_id, user_id=user_id, interaction_id=interaction_id

@@ -11,7 +11,8 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from .. import conversation, research_runs
-from ..render import HELP_TEXT, SORRY, truncate
+from ..markdown import truncate
+from ..render import HELP_TEXT, SORRY
 
 if TYPE_CHECKING:
     from ..bot import SlackBot

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -10,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from server.core.service import Core
-from server.core.settings import Settings
-from server.emulator import Emulator, EmulatorConfig, EmulatorHandle, run_emulator_in_thread
-from tests.pg import pg_server, pg_url  # noqa: F401  (re-exported: the PostgreSQL fixtures)
+from server.core import Core, Settings
+from server.emulator import Emulator, EmulatorConfig, EmulatorHandle
+from tests.support.emulator import clean_emulator, session_emulator
 
 TEST_CONFIG = EmulatorConfig(
     research_seconds=0.5, research_steps=3, retry_after_seconds=0.05, hang_seconds=20.0
@@ -28,18 +26,12 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def emulator_server() -> Iterator[EmulatorHandle]:
-    with run_emulator_in_thread(dataclasses.replace(TEST_CONFIG), host="127.0.0.1", port=0) as handle:
-        yield handle
+    yield from session_emulator(TEST_CONFIG)
 
 
 @pytest.fixture
 def emu(emulator_server: EmulatorHandle) -> Iterator[Emulator]:
-    emulator = emulator_server.emulator
-    emulator.reset()
-    yield emulator
-    emulator.reset()
-    for field in dataclasses.fields(TEST_CONFIG):
-        setattr(emulator.config, field.name, getattr(TEST_CONFIG, field.name))
+    yield from clean_emulator(emulator_server, TEST_CONFIG)
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from server.core import Settings
 from server.core.answers import to_usage
 from server.core.continuation import MAX_HOPS
 from server.core.domain import Usage
 from server.core.gateway import Gateway
-from server.core.settings import Settings
 from server.emulator import Emulator
 
 pytestmark = pytest.mark.anyio

@@ -6,9 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from server.core import errors
+from server.core import Settings, errors
 from server.core.gateway import Gateway
-from server.core.settings import Settings
 from server.emulator import Emulator
 
 pytestmark = pytest.mark.anyio

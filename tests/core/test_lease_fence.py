@@ -16,9 +16,8 @@ import anyio
 import pytest
 from sqlalchemy.engine import make_url
 
+from server.core import Core, Settings
 from server.core.domain import Origin
-from server.core.service import Core
-from server.core.settings import Settings
 from server.emulator import Emulator
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]

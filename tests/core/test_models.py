@@ -9,8 +9,7 @@ from google.genai._gaos.types.interactions.agentoption import AgentOption
 from google.genai._gaos.types.interactions.model import Model
 from google.genai._gaos.types.interactions.thinkinglevel import ThinkingLevel
 
-from server.core import models
-from server.core.settings import Settings
+from server.core import Settings, models
 
 
 def _listed(union: object) -> set[str]:

@@ -9,9 +9,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from server.core import errors
+from server.core import Core, errors
 from server.core.domain import Origin, ResearchJob
-from server.core.service import Core
 from server.emulator import Emulator
 
 pytestmark = pytest.mark.anyio

@@ -10,10 +10,9 @@ from contextlib import AbstractAsyncContextManager
 import anyio
 import pytest
 
+from server.core import Core, Settings
 from server.core.domain import Origin, disposition
 from server.core.gateway import Gateway
-from server.core.service import Core
-from server.core.settings import Settings
 from server.emulator import Emulator
 from tests.core.test_research import wait_terminal
 

@@ -10,9 +10,8 @@ from pathlib import Path
 import anyio
 import pytest
 
+from server.core import Core, Settings
 from server.core.domain import Origin
-from server.core.service import Core
-from server.core.settings import Settings
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from server.core import errors
+from server.core import Settings, errors
 from server.core.gateway import Gateway
-from server.core.settings import Settings
 from server.core.upstream_errors import Call, read_envelope, to_error
 from server.emulator import Emulator
 

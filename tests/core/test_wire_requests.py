@@ -11,11 +11,11 @@ import pydantic
 import pytest
 from PIL import Image
 
+from server.core import Settings
 from server.core.attachments import from_bytes
 from server.core.gateway import Gateway
-from server.core.settings import Settings
 from server.emulator import Emulator
-from tests import wire_check
+from tests.support import wire_check
 
 pytestmark = pytest.mark.anyio
 MODEL = "gemini-flash-latest"

@@ -3,14 +3,14 @@ and a real google-genai client pointed at it with retries off and a bounded time
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from google import genai
 from google.genai import types
 
-from server.emulator import Emulator, EmulatorConfig, EmulatorHandle, run_emulator_in_thread
+from server.emulator import Emulator, EmulatorConfig, EmulatorHandle
+from tests.support.emulator import clean_emulator, session_emulator
 
 TEST_CONFIG = EmulatorConfig(
     research_seconds=0.3,
@@ -28,19 +28,13 @@ def _no_vertex(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def emulator_server() -> Iterator[EmulatorHandle]:
-    with run_emulator_in_thread(dataclasses.replace(TEST_CONFIG), host="127.0.0.1", port=0) as handle:
-        yield handle
+    yield from session_emulator(TEST_CONFIG)
 
 
 @pytest.fixture
 def emu(emulator_server: EmulatorHandle) -> Iterator[Emulator]:
     """The shared emulator, clean: no interactions, stats or faults; the test config restored afterwards."""
-    emulator = emulator_server.emulator
-    emulator.reset()
-    yield emulator
-    emulator.reset()
-    for field in dataclasses.fields(TEST_CONFIG):
-        setattr(emulator.config, field.name, getattr(TEST_CONFIG, field.name))
+    yield from clean_emulator(emulator_server, TEST_CONFIG)
 
 
 def make_client(
@@ -52,7 +46,7 @@ def make_client(
             base_url=url,
             retry_options=types.HttpRetryOptions(attempts=1),
             timeout=timeout_ms,
-            **http,  # type: ignore[arg-type]
+            **http,
         ),
     )
 

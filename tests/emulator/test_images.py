@@ -17,7 +17,7 @@ IMAGE_MODEL = "gemini-3.1-flash-image"
 
 
 def decode(it: object) -> Image.Image:
-    image = Image.open(io.BytesIO(base64.b64decode(it.output_image.data)))  # type: ignore[attr-defined]
+    image = Image.open(io.BytesIO(base64.b64decode(it.output_image.data)))  # type: ignore[attr-defined]  # an interaction, typed loosely
     image.load()
     return image
 

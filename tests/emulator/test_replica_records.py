@@ -24,7 +24,7 @@ def replica_client(url: str, replica: str) -> genai.Client:
 
 async def wait_until(check: object, *, limit: float = 5.0) -> None:
     deadline = time.monotonic() + limit
-    while not check():  # type: ignore[operator]
+    while not check():
         if time.monotonic() > deadline:
             raise AssertionError(f"not true after {limit}s: {check}")
         await anyio.sleep(0.02)

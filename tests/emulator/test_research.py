@@ -139,5 +139,5 @@ async def test_in_process_inspection_from_the_test_thread(client: genai.Client, 
     assert snapshot is not None and snapshot["status"] == "in_progress"
     assert snapshot["steps"][0]["type"] == "user_input"
     await wait_terminal(client, created.id)
-    assert emu.interaction(created.id)["status"] == "completed"  # type: ignore[index]
+    assert emu.interaction(created.id)["status"] == "completed"
     assert emu.interaction("v1_unknown") is None

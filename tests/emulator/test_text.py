@@ -73,7 +73,7 @@ async def test_system_instruction_and_tools_are_reported(client: genai.Client) -
         assert types[i + 1] == pair[1]
         assert it.steps[i + 1].call_id == it.steps[i].id
     item = it.steps[-1].content[0]
-    (citation,) = item.annotations
+    (citation,) = item.annotations  # type: ignore[misc]  # Optional in the SDK's model: None fails here
     assert citation.type == "url_citation" and citation.url.startswith("https://example.com/")
     assert item.text[citation.start_index : citation.end_index].startswith("Web search:")
     assert it.system_instruction == "Answer in one line."  # request config is echoed
@@ -170,7 +170,7 @@ async def test_json_response_format_matches_schema(client: genai.Client) -> None
 async def test_any_version_prefix_is_served(emulator_server: object, emu: Emulator) -> None:
     from .conftest import make_client
 
-    beta = make_client(emulator_server.url, api_version="v1beta")  # type: ignore[attr-defined]
+    beta = make_client(emulator_server.url, api_version="v1beta")  # type: ignore[attr-defined]  # the handle, typed loosely
     try:
         it = await beta.aio.interactions.create(model=MODEL, input="via v1beta")
         assert (await beta.aio.interactions.get(it.id)).status == "completed"

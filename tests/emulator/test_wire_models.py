@@ -12,7 +12,7 @@ import pydantic
 import pytest
 
 from server.emulator import Emulator, EmulatorHandle
-from tests import wire_check
+from tests.support import wire_check
 
 pytestmark = pytest.mark.anyio
 AGENT = "deep-research-preview-04-2026"

@@ -123,7 +123,7 @@ def _json_arg(value: Any) -> Any:
 
 
 def _markdown_chars(blocks: list[dict[str, Any]]) -> int:
-    return sum(len(b.get("text", "")) for b in blocks if isinstance(b, dict) and b.get("type") == "markdown")
+    return sum(len(b.get("text", "")) for b in blocks if b.get("type") == "markdown")
 
 
 class FakeSlack:
@@ -186,8 +186,9 @@ class FakeSlack:
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         server = site._server
-        assert server is not None and server.sockets  # type: ignore[union-attr]
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        # aiohttp keeps the asyncio Server private and types it as AbstractServer; its sockets give the port.
+        assert server is not None and server.sockets  # type: ignore[attr-defined]  # see above
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]  # see above
         return self
 
     async def stop(self) -> None:
@@ -581,6 +582,7 @@ def signed_headers(
 ) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    assert signature is not None
     return {"content-type": content_type, "x-slack-request-timestamp": ts, "x-slack-signature": signature}
 
 

@@ -4,14 +4,16 @@ environment, and the fault switches reset around each test."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
-from hardening_kit import drain_stray_tasks, other_tasks
 
 from server.emulator import EmulatorConfig
-from tests.pg import pg_server, pg_url  # noqa: F401  (re-exported: the PostgreSQL fixtures)
+from tests.support.tasks import drain_stray_tasks, other_tasks
 
-EMULATOR_CONFIG = dict(research_seconds=0.6, research_steps=2, report_chars=3000, retry_after_seconds=0.05)
+EMULATOR_CONFIG: dict[str, Any] = dict(
+    research_seconds=0.6, research_steps=2, report_chars=3000, retry_after_seconds=0.05
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +29,7 @@ def _clean_environment(clean_env: None) -> None:
 @pytest.fixture
 async def drained() -> AsyncIterator[None]:
     """For async tests whose Core closes with watchers in a query: let any SQLAlchemy close task left behind
-    finish before the test's event loop closes (see hardening_kit.drain_stray_tasks)."""
+    finish before the test's event loop closes (see tests/support/tasks.py)."""
     keep = await other_tasks()
     yield
     await drain_stray_tasks(keep)

@@ -14,9 +14,10 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from hardening_kit import REPO, SCRIPTS, TEST_KEY, free_port, host_env, mcp_http_process
 
 from server.emulator import EmulatorHandle
+from tests.support.env import REPO, SCRIPTS, TEST_KEY, free_port, host_env
+from tests.support.processes import mcp_http_process
 
 DOCKERFILE = REPO / "Dockerfile"
 ENTRYPOINT = REPO / "docker" / "entrypoint.sh"

@@ -8,12 +8,13 @@ from typing import Any
 
 import anyio
 import pytest
-from hardening_kit import connect, make_settings, text_of
 from mcp import Client
 
 from server.emulator import EmulatorHandle, Faults
-from server.mcp_app import build_server
-from tests.pg import PostgresServer
+from server.mcp.app import build_server
+from tests.support.env import make_settings
+from tests.support.mcp import connect, text_of
+from tests.support.postgres import PostgresServer
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres, pytest.mark.usefixtures("drained")]
 

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hardening_kit import connect, make_settings, text_of
 
 from server.emulator import EmulatorHandle, Faults
-from server.mcp_app import build_server
+from server.mcp.app import build_server
+from tests.support.env import make_settings
+from tests.support.mcp import connect, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("drained")]
 

@@ -21,20 +21,22 @@ import anyio
 import httpx
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from hardening_kit import connect, drain_stray_tasks, make_settings, other_tasks, text_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
-from server.core.service import MAX_PROMPT_CHARS, Core
+from server.core import MAX_PROMPT_CHARS, Core
 from server.emulator import EmulatorHandle
-from server.mcp_app import build_server
-from server.mcp_errors import GENERIC_FAILURE
+from server.mcp.app import build_server
+from server.mcp.errors import GENERIC_FAILURE
 from slack_bot.app import build_client, create_app
 from slack_bot.config import SlackConfig
 from slack_bot.http import EVENTS_PATH, http_app
 from slack_bot.render import SORRY
 from tests.fakes.slack_api import FakeSlack, signed_headers, slash_command_body
+from tests.support.env import make_settings
+from tests.support.mcp import connect, text_of
+from tests.support.tasks import drain_stray_tasks, other_tasks
 
 API_KEY = "AIza-fuzz-SECRET-gemini-key-7f3a9c"
 BOT_TOKEN = "xoxb-fuzz-SECRET-bot-token-51c2"
@@ -313,7 +315,7 @@ def slack_portal(emulator: EmulatorHandle, tmp_path: Path) -> Iterator[tuple[Blo
     settings_ = make_settings(tmp_path / "data", emulator.url, api_key=API_KEY)
     with ExitStack() as stack:
         portal = stack.enter_context(start_blocking_portal("asyncio"))
-        stack.callback(portal.call, drain_stray_tasks, portal.call(other_tasks))
+        stack.callback(portal.call, drain_stray_tasks, portal.call(other_tasks))  # type: ignore[arg-type]  # portal.call is overloaded; mypy cannot pick one through callback()
         slack = stack.enter_context(portal.wrap_async_context_manager(FakeSlack(bot_token=BOT_TOKEN)))
         config = SlackConfig(
             bot_token=BOT_TOKEN,

@@ -18,25 +18,16 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from hardening_kit import TEST_KEY, host_env, make_settings, mcp_http_process
 
-from server.cli import allowed_hosts
 from server.emulator import EmulatorHandle
-from server.mcp_app import build_server
-from server.mcp_auth import http_security
+from server.mcp.app import build_server
+from server.mcp.auth import allowed_hosts, http_security
+from tests.support.env import TEST_KEY, host_env, make_settings
+from tests.support.mcp import MCP_HEADERS, initialize_request
+from tests.support.processes import mcp_http_process
 
 TOKEN = "hosts-test-token-0123456789"
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "hosts-test", "version": "0"},
-    },
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+INITIALIZE = initialize_request("hosts-test")
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 

@@ -9,14 +9,15 @@ from typing import Any
 
 import anyio
 import pytest
-from hardening_kit import connect, make_settings, text_of
-from hostile_upstream import HOSTILE_ID, REPORT, hostile_upstream
 from mcp.server import MCPServer
 
+from server.core import MAX_PROMPT_CHARS
 from server.core.attachments import MAX_FILE_BYTES, MAX_FILES, MAX_TEXT_BYTES
-from server.core.service import MAX_PROMPT_CHARS
 from server.emulator import EmulatorHandle
-from server.mcp_app import build_server
+from server.mcp.app import build_server
+from tests.hardening.hostile_upstream import HOSTILE_ID, REPORT, hostile_upstream
+from tests.support.env import make_settings
+from tests.support.mcp import connect, text_of
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("drained")]
 

@@ -24,22 +24,14 @@ import anyio
 import httpx
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from hardening_kit import (
-    REPO,
-    SCRIPTS,
-    free_port,
-    host_env,
-    http_client,
-    mcp_http_process,
-    slack_http_process,
-    stop_process,
-    text_of,
-)
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from server.emulator import EmulatorHandle, Faults
 from tests.fakes.slack_api import FakeSlack, event_envelope, signed_headers, slash_command_body
+from tests.support.env import REPO, SCRIPTS, free_port, host_env
+from tests.support.mcp import http_client, text_of
+from tests.support.processes import mcp_http_process, slack_http_process, stop_process
 
 MARKER = "SEKRIT"
 GEMINI_KEY = "AIzaSy-SEKRIT-gemini-key-0f9e8d7c6b5a"
@@ -82,7 +74,7 @@ async def _stdio_session(env: dict[str, str], errlog: Path, faults: Faults) -> l
     )
     replies: list[str] = []
     with anyio.fail_after(90), errlog.open("w") as err:
-        async with Client(stdio_client(params, errlog=err)) as client:  # type: ignore[arg-type]
+        async with Client(stdio_client(params, errlog=err)) as client:
 
             async def call(tool: str, arguments: dict[str, Any]) -> Any:
                 result = await client.call_tool(tool, arguments)

@@ -11,23 +11,14 @@ from pathlib import Path
 
 import anyio
 import pytest
-from hardening_kit import (
-    REPO,
-    SCRIPTS,
-    TEST_KEY,
-    host_env,
-    json_lines,
-    make_settings,
-    stop_process,
-)
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from server.core import logs
+from server.core import Core, Settings, logs
 from server.core.domain import Origin, ResearchJob
-from server.core.service import Core
-from server.core.settings import Settings
 from server.emulator import EmulatorHandle
+from tests.support.env import REPO, SCRIPTS, TEST_KEY, host_env, make_settings
+from tests.support.processes import json_lines, stop_process
 
 SECRET = "sk-structured-logs-secret-0042"
 
@@ -188,7 +179,7 @@ async def test_mcp_server_json_logs_over_stdio(emulator: EmulatorHandle, tmp_pat
         cwd=str(REPO),
     )
     with anyio.fail_after(90), errlog.open("w") as err:
-        async with Client(stdio_client(params, errlog=err)) as client:  # type: ignore[arg-type]
+        async with Client(stdio_client(params, errlog=err)) as client:
             started = await client.call_tool(
                 "start_research", {"prompt": "Wind [emulator:research_seconds=0.3]"}
             )
@@ -227,7 +218,7 @@ def test_emulator_notice_is_a_json_record_in_json_mode(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, errlog.read_text()
             time.sleep(0.05)
     finally:
-        stop_process(proc)  # type: ignore[arg-type]
+        stop_process(proc)
     records = json_lines(errlog.read_text())
     notice = [r for r in records if "EMULATOR MODE" in r["message"]]
     assert notice and notice[0]["level"] == "WARNING", records

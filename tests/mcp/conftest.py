@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from mcp.server import MCPServer
-from mcp_testkit import MODES, make_settings
 
-from server.core.settings import Settings
+from server.core import Settings
 from server.emulator import EmulatorConfig, EmulatorHandle
-from server.mcp_app import build_server
+from server.mcp.app import build_server
+from tests.support.env import make_settings
+from tests.support.mcp import MODES
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any, get_args
 
 import pytest
-from mcp_testkit import connect, make_settings, text_of
 
 from server.core.models import ThinkingLevel
 from server.emulator import EmulatorHandle
-from server.mcp_app import build_server
+from server.mcp.app import build_server
+from tests.support.env import make_settings
+from tests.support.mcp import connect, text_of
 
 pytestmark = pytest.mark.anyio
 MODE = "auto"

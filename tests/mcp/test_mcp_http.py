@@ -17,33 +17,14 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp_testkit import (
-    REPO,
-    TEST_KEY,
-    connect,
-    free_port,
-    host_env,
-    make_settings,
-    server_command,
-    stop_process,
-    text_of,
-    wait_healthy,
-)
 
-from server.mcp_app import build_server
+from server.mcp.app import build_server
+from tests.support.env import REPO, TEST_KEY, free_port, host_env, make_settings
+from tests.support.mcp import MCP_HEADERS, connect, initialize_request, server_command, text_of
+from tests.support.processes import stop_process, wait_healthy
 
 TOKEN = "s3cret-token-for-tests-only"
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "raw-http-test", "version": "0"},
-    },
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+INITIALIZE = initialize_request("raw-http-test")
 
 
 @dataclass
@@ -84,7 +65,7 @@ def http_server(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> Iter
 async def http_client(url: str, mode: str, token: str = TOKEN) -> AsyncIterator[Client]:
     async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http:
         transport = streamable_http_client(url, http_client=http)
-        async with Client(transport, mode=mode) as client:  # type: ignore[arg-type]
+        async with Client(transport, mode=mode) as client:
             yield client
 
 

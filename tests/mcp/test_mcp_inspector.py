@@ -17,7 +17,8 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp_testkit import REPO, TEST_KEY
+
+from tests.support.env import REPO, TEST_KEY
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,8 @@ import anyio
 import pytest
 from mcp import Client, MCPError
 from mcp.shared.exceptions import MCPDeprecationWarning
-from mcp_testkit import ResourceUpdates, connect, text_of, updates_until_completed
+
+from tests.support.mcp import ResourceUpdates, connect, text_of, updates_until_completed
 
 pytestmark = pytest.mark.anyio
 

@@ -13,7 +13,10 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import ResourceUpdatedNotification
-from mcp_testkit import REPO, TEST_KEY, free_port, host_env, server_command, stop_process, text_of
+
+from tests.support.env import REPO, TEST_KEY, free_port, host_env
+from tests.support.mcp import server_command, text_of
+from tests.support.processes import stop_process
 
 pytestmark = pytest.mark.anyio
 

@@ -17,7 +17,10 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import ImageContent, ResourceUpdatedNotification
-from mcp_testkit import REPO, TEST_KEY, host_env, server_command, stop_process, text_of
+
+from tests.support.env import REPO, TEST_KEY, host_env
+from tests.support.mcp import server_command, text_of
+from tests.support.processes import stop_process
 
 pytestmark = pytest.mark.anyio
 
@@ -31,7 +34,7 @@ async def stdio_server(
     command, *argv = server_command(*args)
     params = StdioServerParameters(command=command, args=argv, env=env, cwd=str(REPO))
     with (errlog or Path("/dev/null")).open("w") as err:
-        async with Client(stdio_client(params, errlog=err), mode=mode, **kwargs) as client:  # type: ignore[arg-type]
+        async with Client(stdio_client(params, errlog=err), mode=mode, **kwargs) as client:
             yield client
 
 

@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 from mcp.types import ImageContent, ResourceLink
-from mcp_testkit import connect, free_port, make_settings, text_of
 from PIL import Image
 
-from server.mcp_app import build_server
+from server.mcp.app import build_server
+from tests.support.env import free_port, make_settings
+from tests.support.mcp import connect, text_of
 
 pytestmark = pytest.mark.anyio
 

@@ -12,9 +12,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from server.core.domain import Origin, ResearchJob
 from server.core.errors import AttachmentError, RateLimited
-from server.mcp_auth import TOKEN_CLIENT_ID, InsecureBind, StaticTokenVerifier, http_security, is_loopback
-from server.mcp_errors import tool_errors
-from server.mcp_results import status_page
+from server.mcp.auth import TOKEN_CLIENT_ID, InsecureBind, StaticTokenVerifier, http_security, is_loopback
+from server.mcp.errors import tool_errors
+from server.mcp.results import status_page
 
 
 def _job(status: str = "completed") -> ResearchJob:

@@ -1,4 +1,4 @@
-"""Fixtures for the scale-out tests: a real PostgreSQL (``tests/pg.py``), the emulator as Gemini and the fake
+"""Fixtures for the scale-out tests: a real PostgreSQL (``tests/support/pg_fixtures.py``), the emulator as Gemini and the fake
 Slack Web API, both in this process; the replicas themselves are subprocesses (``scale_cluster.Cluster``)."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import pytest
 
 from server.emulator import EmulatorConfig
 from tests.fakes.slack_api import FakeSlack
-from tests.pg import pg_server, pg_url  # noqa: F401  (re-exported: the PostgreSQL fixtures)
 
 
 @pytest.fixture(scope="module")

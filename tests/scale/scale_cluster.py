@@ -1,8 +1,8 @@
 """Replicas of the Slack bot as subprocesses on one PostgreSQL database, and what the scale tests and
 ``bench/replicas.py`` measure about them.
 
-Imported by name (``tests/scale`` is not a package, like ``tests/slack``). The subprocess and signed-request
-helpers are the Slack tests' own (``tests/slack/test_restart.py``, ``slack_testkit.py``), imported from there.
+The subprocess and signed-request helpers are the support kit's (``tests/support/slack_process.py``,
+``tests/support/slack.py``).
 
     async with Cluster(slack, emulator, pg_url, tmp_path, lease_seconds=1) as cluster:
         a, b, c = await cluster.start(3)
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -23,25 +22,18 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import select
 
-SLACK_TESTS = Path(__file__).resolve().parents[1] / "slack"
-if str(SLACK_TESTS) not in sys.path:
-    sys.path.insert(
-        0, str(SLACK_TESTS)
-    )  # as pytest does for tests/slack: its modules import each other by name
-
-from slack_testkit import SignedSlack  # noqa: E402
-from test_restart import BotProcess, bot_process  # noqa: E402
-from test_restart import _env as slack_bot_env  # noqa: E402
-
-from server.core.store import Store  # noqa: E402
-from server.core.store.schema import deliveries, jobs  # noqa: E402
-from server.emulator import EmulatorHandle, UpstreamRequest  # noqa: E402
-from slack_bot.render import REPORT_EVENT_TYPE  # noqa: E402
-from tests.fakes.slack_api import Call, FakeSlack  # noqa: E402
+from server.core.store import Store
+from server.core.store.schema import deliveries, jobs
+from server.emulator import EmulatorHandle, UpstreamRequest
+from tests.fakes.slack_api import FakeSlack
+from tests.support.slack import SignedSlack, is_report_summary
+from tests.support.slack_process import BotProcess, bot_process
+from tests.support.slack_process import bot_env as slack_bot_env
 
 STOP_TIMEOUT = 20.0
 
@@ -248,7 +240,7 @@ class Cluster:
             related = [
                 dict(r._mapping) for r in rows if any(ts in r._mapping["destination"] for ts in missing)
             ]
-            waiting = {  # type: ignore[dict-item]
+            detail: dict[str, Any] = {
                 "deliveries": waiting,
                 "threads without a report": missing,
                 "their deliveries": related,
@@ -262,7 +254,7 @@ class Cluster:
                 if "deliver" in line or "Traceback" in line or "ERROR" in line
             ]
             raise AssertionError(
-                f"{exc}; not done: {waiting}; replica logs:\n" + "\n".join(lines[-80:])
+                f"{exc}; not done: {detail}; replica logs:\n" + "\n".join(lines[-80:])
             ) from None
 
     async def wait_for_jobs(self, count: int, *, timeout: float, terminal: bool = False) -> dict[str, Lease]:
@@ -282,12 +274,6 @@ class Cluster:
 
 
 # -- what the fakes saw --------------------------------------------------------------------------------------
-
-
-def is_report_summary(call: Call) -> bool:
-    """The first part of a delivered report: the summary message, tagged with the report metadata."""
-    metadata = call.args.get("metadata") or {}
-    return call.ok and isinstance(metadata, dict) and metadata.get("event_type") == REPORT_EVENT_TYPE
 
 
 def report_posts(slack: FakeSlack) -> Counter[str]:
@@ -315,7 +301,7 @@ def reported_jobs(slack: FakeSlack) -> Counter[str]:
 def research_threads(slack: FakeSlack) -> list[str]:
     """The ts of every 'research started' message (each is the thread its report goes to)."""
     return [
-        str(c.response["ts"])  # type: ignore[index]
+        str(c.response["ts"])
         for c in slack.calls_to("chat.postMessage")
         if c.ok and not c.args.get("thread_ts") and "started research" in str(c.args.get("text"))
     ]

@@ -24,14 +24,11 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 from server.emulator import EmulatorHandle
+from tests.support.env import REPO, free_port
+from tests.support.mcp import ResourceUpdates, updates_until_completed
+from tests.support.processes import wait_healthy
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
-
-MCP_TESTS = Path(__file__).resolve().parents[1] / "mcp"
-if str(MCP_TESTS) not in sys.path:
-    sys.path.insert(0, str(MCP_TESTS))  # as pytest does for tests/mcp: its helpers are imported by name
-
-from mcp_testkit import REPO, ResourceUpdates, free_port, updates_until_completed, wait_healthy  # noqa: E402
 
 TOKEN = "replica-token-for-tests-only"
 RUN = "[emulator:research_seconds=2]"
@@ -110,7 +107,7 @@ async def client(
 ) -> AsyncIterator[Client]:
     headers = {"Authorization": f"Bearer {TOKEN}"}
     async with httpx2.AsyncClient(headers=headers, timeout=30, transport=transport) as http:
-        async with Client(streamable_http_client(url, http_client=http), mode=mode, **kwargs) as connected:  # type: ignore[arg-type]
+        async with Client(streamable_http_client(url, http_client=http), mode=mode, **kwargs) as connected:
             yield connected
 
 

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import anyio
 import pytest
-from scale_cluster import (
+
+from server.core import Core, JobEvent
+from server.core.domain import Origin
+from server.emulator import EmulatorHandle
+from slack_bot.destinations import thread_destination
+from slack_bot.render import status_label
+from tests.fakes.slack_api import FakeSlack
+from tests.scale.scale_cluster import (
     Cluster,
     describe,
     is_report_summary,
@@ -26,13 +33,8 @@ from scale_cluster import (
     takeovers,
     upstream_per_job,
 )
-from slack_testkit import make_settings, mention, user_message
-
-from server.core.domain import Origin
-from server.core.service import Core, JobEvent
-from server.emulator import EmulatorHandle
-from slack_bot.render import status_label
-from tests.fakes.slack_api import FakeSlack
+from tests.support.env import make_settings
+from tests.support.slack import mention, user_message
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
@@ -187,7 +189,11 @@ async def test_events_cross_processes_and_any_replica_answers_status(
             origin = Origin(
                 source="slack", owner="U1", team_id="T1", channel_id="C1", thread_ts=parent, message_ts=parent
             )
-            mine = await core.research.start("run in the test [emulator:research_seconds=1]", origin=origin)
+            mine = await core.research.start(
+                "run in the test [emulator:research_seconds=1]",
+                origin=origin,
+                destinations=[thread_destination("T1", "C1", parent)],
+            )
             await slack.wait_until(
                 lambda: any(
                     mine.interaction_id in str(c.args.get("view")) for c in slack.calls_to("views.publish")

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from slack_testkit import SignedSlack, make_settings, running_bot, slack_config
 
-from server.core.settings import Settings
+from server.core import Settings
 from server.emulator import EmulatorConfig, EmulatorHandle
 from slack_bot.bot import SlackBot
 from slack_bot.config import SlackConfig
 from slack_bot.http import http_app
 from tests.fakes.slack_api import FakeSlack
+from tests.support.env import make_settings
+from tests.support.slack import SignedSlack, running_bot, slack_config
 
 
 @pytest.fixture(scope="module")

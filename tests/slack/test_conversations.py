@@ -7,12 +7,12 @@ import json
 
 import pytest
 from PIL import Image
-from slack_testkit import SignedSlack, mention, user_message
 
 from server.core.attachments import MAX_FILE_BYTES
 from slack_bot.bot import SlackBot
-from slack_bot.render import MARKDOWN_BUDGET, TEXT_LIMIT
+from slack_bot.markdown import MARKDOWN_BUDGET, TEXT_LIMIT
 from tests.fakes.slack_api import Call, FakeSlack
+from tests.support.slack import SignedSlack, mention, user_message
 
 pytestmark = pytest.mark.anyio
 
@@ -163,7 +163,7 @@ async def test_image_command_uploads_the_png_into_the_thread(signed: SignedSlack
     [parent] = await slack.wait_for("chat.postMessage", 1)
     assert parent.args["text"] == "<@U1> asked for an image of: a red bicycle"
     [complete] = await slack.wait_for("files.completeUploadExternal", 1)
-    parent_ts = parent.response["ts"]  # type: ignore[index]
+    parent_ts = parent.response["ts"]
     assert complete.args["thread_ts"] == parent_ts and complete.args["channel_id"] == "C1"
     [upload] = [u for u in slack.uploads.values() if u.completed]
     assert upload.data.startswith(b"\x89PNG") and upload.filename.endswith(".png")
@@ -182,7 +182,7 @@ async def test_question_in_a_channel_the_bot_is_not_in(signed: SignedSlack, slac
 async def test_gemini_errors_are_posted_in_the_thread(
     signed: SignedSlack, slack: FakeSlack, faults: object
 ) -> None:
-    faults.server_error(503, count=5)  # type: ignore[attr-defined]
+    faults.server_error(503, count=5)  # type: ignore[attr-defined]  # the faults fixture, typed loosely
     await signed.event(mention("are you there?"))
     [reply] = await slack.wait_for("chat.postMessage", 1)
     assert reply.args["text"].startswith(":warning:")

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from slack_testkit import SignedSlack, make_settings, mention, running_bot, slack_config
 
 from server.emulator import EmulatorHandle
 from slack_bot.bot import SlackBot
 from slack_bot.http import http_app
 from tests.fakes.slack_api import FakeSlack
+from tests.support.env import make_settings
+from tests.support.slack import SignedSlack, mention, running_bot, slack_config
 
 pytestmark = pytest.mark.anyio
 

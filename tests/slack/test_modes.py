@@ -12,13 +12,15 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from slack_testkit import make_settings, running_bot, slack_config, user_message
 
+from server.core import configuration_error
 from server.emulator import EmulatorHandle
-from slack_bot.cli import configuration_error, main, socket_mode_handler
+from slack_bot.cli import main, socket_mode_handler
 from slack_bot.config import SlackConfig, normalise_api_url
 from slack_bot.http import http_app
 from tests.fakes.slack_api import FakeSlack, event_envelope, signed_headers, slash_command_body
+from tests.support.env import make_settings
+from tests.support.slack import running_bot, slack_config, user_message
 
 pytestmark = pytest.mark.anyio
 

@@ -9,16 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.core.domain import Origin, ResearchJob
+from slack_bot.markdown import MARKDOWN_BUDGET, TEXT_LIMIT, markdown_message, plan_answer, split_markdown
 from slack_bot.render import (
     CANCEL_ACTION,
-    MARKDOWN_BUDGET,
-    TEXT_LIMIT,
     home_view,
-    markdown_message,
-    plan_answer,
     report_summary,
     research_message,
-    split_markdown,
     status_list,
     thread_link,
 )
@@ -85,7 +81,8 @@ def test_a_single_huge_line_is_cut() -> None:
 
 _line = st.one_of(
     st.text(
-        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r`~"), max_size=300
+        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r`~"),  # type: ignore[arg-type]  # hypothesis types the categories as Literals
+        max_size=300,
     ),
     st.sampled_from(["", "```", "```python", "~~~", "    ```", "- item", "# Heading"]),
 )

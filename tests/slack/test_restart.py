@@ -4,104 +4,20 @@ mode, SQLite under tmp_path, the emulator as Gemini, the fake as Slack)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import re
-import shutil
 import signal
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from slack_testkit import TEST_KEY
 
 from server.emulator import EmulatorHandle
 from slack_bot.render import REPORT_EVENT_TYPE
-from tests.fakes.slack_api import SIGNING_SECRET, Call, FakeSlack, signed_headers, slash_command_body
+from tests.fakes.slack_api import Call, FakeSlack, signed_headers, slash_command_body
+from tests.support.slack_process import BotProcess, bot_process
+from tests.support.slack_process import bot_env as _env
+from tests.support.slack_process import slack_executable as _executable
 
 pytestmark = pytest.mark.anyio
-
-LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)/slack/events")
-START_TIMEOUT = 30.0
-
-
-def _executable() -> str:
-    found = Path(sys.executable).with_name("gemini-interactions-slack")
-    if found.exists():
-        return str(found)
-    which = shutil.which("gemini-interactions-slack")
-    assert which, "the gemini-interactions-slack console script is not installed (uv sync)"
-    return which
-
-
-@dataclass
-class BotProcess:
-    process: asyncio.subprocess.Process
-    url: str = ""
-    lines: list[str] = field(default_factory=list)
-    reader: asyncio.Task[None] | None = None
-
-    def log(self) -> str:
-        return "\n".join(self.lines[-60:])
-
-
-def _env(slack: FakeSlack, emulator: EmulatorHandle, data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "SYSTEMROOT")}
-    env |= {
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "GOOGLE_GEMINI_BASE_URL": emulator.url,
-        "GEMINI_API_KEY": TEST_KEY,
-        "GEMINI_INTERACTIONS_DATA_DIR": str(data_dir),
-        "GEMINI_INTERACTIONS_POLL_SECONDS": "0.05",
-        "GEMINI_INTERACTIONS_LEASE_SECONDS": "1",
-        "GEMINI_INTERACTIONS_SLACK_SWEEP_SECONDS": "0.3",
-        "GEMINI_INTERACTIONS_SLACK_PROGRESS_SECONDS": "0.5",
-    }
-    return env | extra
-
-
-@asynccontextmanager
-async def bot_process(env: dict[str, str], *args: str) -> AsyncIterator[BotProcess]:
-    process = await asyncio.create_subprocess_exec(
-        _executable(),
-        "--port",
-        "0",
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    bot = BotProcess(process)
-    ready = asyncio.get_running_loop().create_future()
-
-    async def read() -> None:
-        assert process.stderr is not None
-        async for raw in process.stderr:
-            line = raw.decode(errors="replace").rstrip()
-            bot.lines.append(line)
-            match = LISTENING.search(line)
-            if match and not ready.done():
-                ready.set_result(match.group(1))
-        if not ready.done():
-            ready.set_exception(AssertionError("the bot exited before listening"))
-
-    bot.reader = asyncio.create_task(read())
-    try:
-        try:
-            bot.url = await asyncio.wait_for(ready, START_TIMEOUT)
-        except (TimeoutError, AssertionError) as exc:
-            raise AssertionError(f"bot did not start: {exc}\n{bot.log()}") from None
-        yield bot
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await asyncio.wait_for(process.wait(), 10)
-        await asyncio.wait_for(bot.reader, 10)
 
 
 async def _command(bot: BotProcess, slack: FakeSlack, text: str) -> None:
@@ -120,7 +36,7 @@ def _summary(call: Call) -> bool:
 async def _started(slack: FakeSlack) -> str:
     """The ts of the 'research started' message, once it shows the run id."""
     [started] = await slack.wait_for("chat.postMessage", 1, timeout=15)
-    ts = str(started.response["ts"])  # type: ignore[index]
+    ts = str(started.response["ts"])
     await slack.wait_for(
         "chat.update", 1, timeout=15, where=lambda c: c.args["ts"] == ts and "ID `" in c.args["text"]
     )
@@ -224,7 +140,7 @@ async def test_a_start_cut_short_by_a_crash_is_reported_to_its_user(
     async with bot_process(env) as first:
         await _command(first, slack, "research interrupted start")
         [started] = await slack.wait_for("chat.postMessage", 1, timeout=15)
-        ts = str(started.response["ts"])  # type: ignore[index]
+        ts = str(started.response["ts"])
         await slack.wait_until(lambda: hang.fired == 1, timeout=15, what="the create to reach Gemini")
         first.process.send_signal(signal.SIGKILL)
         await asyncio.wait_for(first.process.wait(), 10)

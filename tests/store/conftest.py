@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from server.core.store import Store
-from tests.pg import pg_server, pg_url  # noqa: F401  (re-exported: the PostgreSQL fixtures)
 
 ENGINES = [
     pytest.param("sqlite", id="sqlite"),

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, Executable, Row, and_, exists, or_, select, update
 
 from .base import TERMINAL, StoreBase
-from .engine import insert_for, utcnow
+from .engine import Dialect, insert_for, utcnow
 from .schema import deliveries, jobs
 
 DeliveryState = Literal["pending", "claimed", "done", "failed"]
@@ -62,9 +62,9 @@ def _one(job_id: str, destination: str) -> ColumnElement[bool]:
     return and_(deliveries.c.job_id == job_id, deliveries.c.destination == destination)
 
 
-def new_delivery(dialect: str, job_id: str, destination: str, now: datetime) -> Executable:
+def new_delivery(dialect: Dialect, job_id: str, destination: str, now: datetime) -> Executable:
     """The insert of a pending delivery; a no-op if it is already recorded."""
-    return (
+    statement: Executable = (
         insert_for(dialect, deliveries)
         .values(
             job_id=job_id,
@@ -77,6 +77,7 @@ def new_delivery(dialect: str, job_id: str, destination: str, now: datetime) -> 
         )
         .on_conflict_do_nothing(index_elements=["job_id", "destination"])
     )
+    return statement
 
 
 class DeliveriesMixin(StoreBase):

@@ -39,8 +39,10 @@ def utcnow() -> datetime:
 
 def dialect_of(url: str | URL) -> Dialect:
     backend = make_url(url).get_backend_name()
-    if backend in ("sqlite", "postgresql"):
-        return backend  # type: ignore[return-value]
+    if backend == "sqlite":
+        return "sqlite"
+    if backend == "postgresql":
+        return "postgresql"
     raise ConfigurationError(
         f"Unsupported database URL backend {backend!r}. Use sqlite+aiosqlite:///path/to/file.sqlite3 "
         "or postgresql+asyncpg://user@host/dbname in GEMINI_INTERACTIONS_DATABASE_URL."
@@ -69,9 +71,10 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         )
     if parsed.drivername != "sqlite+aiosqlite":
         parsed = parsed.set(drivername="sqlite+aiosqlite")
-    memory = parsed.database in (None, "", ":memory:")
-    if not memory:
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)  # type: ignore[arg-type]
+    database = parsed.database
+    memory = not database or database == ":memory:"
+    if database and not memory:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     kwargs: dict[str, Any] = {"poolclass": pool.StaticPool} if memory else {}
     engine = create_async_engine(parsed, echo=echo, **kwargs)
     _configure_sqlite(engine, wal=not memory)

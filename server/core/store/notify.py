@@ -71,10 +71,10 @@ class Subscription:
         if self._ended:
             raise StopAsyncIteration
         item = await self._queue.get()
-        if item is _CLOSED:
+        if not isinstance(item, str):  # _CLOSED
             self._ended = True
             raise StopAsyncIteration
-        return item  # type: ignore[no-any-return]
+        return item
 
 
 class Hub:

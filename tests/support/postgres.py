@@ -1,14 +1,5 @@
-"""A real PostgreSQL server for the test session, from the distribution's binaries.
-
-Use the fixtures from any test package by importing them into its ``conftest.py``::
-
-    from tests.pg import pg_server, pg_url  # noqa: F401
-
-- ``pg_server`` (session): the running ``PostgresServer``; started on first use, stopped (``pg_ctl stop -m
-  immediate``) and its temp dir removed at the end of the session. Every conftest that imports it shares the one
-  server.
-- ``pg_url`` (function): a fresh, empty database on it, as ``postgresql+asyncpg://postgres@127.0.0.1:PORT/NAME``,
-  dropped after the test.
+"""A real, throwaway PostgreSQL server from the distribution's binaries (the tests' fixtures are in
+``tests/support/pg_fixtures.py``; ``bench/replicas.py`` uses it directly).
 
 Binaries come from ``/usr/lib/postgresql/<newest>/bin`` (Debian/Ubuntu ``postgresql`` package) or ``initdb`` on
 PATH. When they are missing the fixtures skip, or fail when ``CI`` is set. PostgreSQL refuses to run as root, so
@@ -18,7 +9,6 @@ authentication and fsync off: a throwaway server for tests, never for data.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import glob
 import os
@@ -26,17 +16,14 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
+from .env import free_port
 
 INSTALL_COMMAND = "apt-get install -y postgresql"
 SUPERUSER = "postgres"
@@ -55,16 +42,6 @@ def find_bin_dir() -> Path | None:
         return Path(candidates[-1]).parent
     on_path = shutil.which("initdb")
     return Path(on_path).parent if on_path else None
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _temp_base() -> str | None:
@@ -117,7 +94,7 @@ class PostgresServer:
         self._run("initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "-A", "trust", "-E", "UTF8")
         last_error = ""
         for _attempt in range(3):  # a free port can be taken between probing and binding
-            self.port = _free_port()
+            self.port = free_port()
             options = (
                 f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir} "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
@@ -229,63 +206,3 @@ class PostgresServer:
     def give_back(self, url: str) -> None:
         """Drop a database from ``take_database`` in the background."""
         self._worker.submit(self.drop_database, url.rsplit("/", 1)[1])
-
-
-# -- one server per test session, however many conftests import the fixtures ------------------------------------
-
-_lock = threading.Lock()
-_server: PostgresServer | None = None
-_users = 0
-
-
-def _acquire(bin_dir: Path) -> PostgresServer:
-    global _server, _users
-    with _lock:
-        if _server is None:
-            server = PostgresServer(bin_dir)
-            try:
-                server.start()
-            except BaseException:
-                server.stop()
-                raise
-            _server = server
-            atexit.register(server.stop)
-        _users += 1
-        return _server
-
-
-def _release() -> None:
-    global _server, _users
-    with _lock:
-        _users -= 1
-        if _users == 0 and _server is not None:
-            _server.stop()
-            _server = None
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        message = f"PostgreSQL server binaries (initdb, pg_ctl) not found; install them: {INSTALL_COMMAND}"
-        if _in_ci():
-            pytest.fail(f"CI=true and {message}", pytrace=False)
-        pytest.skip(message)
-    try:
-        server = _acquire(bin_dir)
-    except RuntimeError as exc:
-        pytest.fail(f"could not start the test PostgreSQL server: {exc}", pytrace=False)
-    try:
-        yield server
-    finally:
-        _release()
-
-
-@pytest.fixture
-def pg_url(pg_server: PostgresServer) -> Iterator[str]:
-    """A fresh empty database for this test; dropped afterwards."""
-    url = pg_server.take_database()
-    try:
-        yield url
-    finally:
-        pg_server.give_back(url)

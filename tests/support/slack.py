@@ -1,35 +1,32 @@
-"""Helpers shared by the Slack tests: settings, a running bot, signed requests, user messages."""
+"""The Slack bot in tests: its config against the fake Slack, a running bot, signed requests, user messages."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from server.core.service import Core
-from server.core.settings import Settings
+from server.core import Core, Settings
 from slack_bot.app import build_client, create_app
 from slack_bot.bot import SlackBot
 from slack_bot.config import SlackConfig
 from slack_bot.http import EVENTS_PATH
+from slack_bot.render import REPORT_EVENT_TYPE
 from tests.fakes.slack_api import (
     SIGNING_SECRET,
+    Call,
     FakeSlack,
     block_action_body,
     event_envelope,
     signed_headers,
     slash_command_body,
 )
-
-TEST_KEY = "test-key"
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 10.0, what: str = "") -> None:
@@ -39,12 +36,6 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 1
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
         await asyncio.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def slack_config(slack: FakeSlack, **overrides: Any) -> SlackConfig:
@@ -58,18 +49,6 @@ def slack_config(slack: FakeSlack, **overrides: Any) -> SlackConfig:
         "retry_base_seconds": 0.2,
     }
     return SlackConfig(**(values | overrides))
-
-
-def make_settings(data_dir: Path, base_url: str, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": data_dir,
-        "base_url": base_url,
-        "api_key": TEST_KEY,
-        "poll_seconds": 0.05,
-        "lease_seconds": 2.0,
-        "request_timeout_seconds": 10.0,
-    }
-    return Settings(**(values | overrides))
 
 
 @asynccontextmanager
@@ -138,3 +117,19 @@ def mention(text: str, *, channel: str = "C1", user: str = "U1", **extra: Any) -
         "ts": user_ts(),
     }
     return event | extra
+
+
+def is_report_summary(call: Call) -> bool:
+    """The first part of a delivered report: the summary message, tagged with the report metadata."""
+    metadata = call.args.get("metadata") or {}
+    return call.ok and isinstance(metadata, dict) and metadata.get("event_type") == REPORT_EVENT_TYPE
+
+
+async def start_research(signed: SignedSlack, slack: FakeSlack, topic: str, **kw: str) -> tuple[str, str]:
+    """Run ``/gemini research <topic>``; return (started message ts, interaction id)."""
+    await signed.command(f"research {topic}", **kw)
+    [started] = await slack.wait_for("chat.postMessage", 1)
+    ts = str(started.response["ts"])
+    await slack.wait_for("chat.update", 1, where=lambda c: c.args["ts"] == ts and "ID `" in c.args["text"])
+    job_id = slack.message(started.args["channel"], ts)["blocks"][1]["elements"][0]["value"]
+    return ts, job_id

@@ -23,7 +23,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from mcp.server import MCPServer
 from mcp.server.stdio import stdio_server
 
-from server.mcp_lowlevel import run_session
+from .lowlevel import run_session
 
 BUFFERED_LINES = 16
 READ_SIZE = 64 * 1024
@@ -80,5 +80,6 @@ class StdinLines:
 
 async def serve_stdio(server: MCPServer[Any]) -> None:
     """Serve MCP on stdin/stdout until stdin closes or the caller cancels."""
-    async with stdio_server(stdin=StdinLines()) as (read_stream, write_stream):  # type: ignore[arg-type]
+    # The SDK types stdin as an anyio file; it only iterates it, which StdinLines does.
+    async with stdio_server(stdin=StdinLines()) as (read_stream, write_stream):  # type: ignore[arg-type]  # see above
         await run_session(server, read_stream, write_stream)

@@ -15,8 +15,7 @@ from contextlib import contextmanager
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from server.core.errors import GeminiInteractionsError, RateLimited
-from server.core.logs import interaction_context
+from server.core import GeminiInteractionsError, RateLimited, interaction_context
 
 log = logging.getLogger("server.mcp")
 

@@ -1,5 +1,5 @@
-"""The server's lifespan: one Core per server process, and the task that turns its research events into
-resource-update notifications.
+"""The server's lifespan: one Core per server process, what every tool reaches through its context
+(``AppState``), and the task that turns research events into resource-update notifications.
 
 ``Core.running`` returns at once (the store opens in the background), so the MCP handshake never waits for it.
 On shutdown the core's context is exited normally, shielded from the cancellation that stops the server and
@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import anyio.abc
+from mcp.server.mcpserver import Context
 
-from server.mcp_results import research_uri
+from .results import research_uri
 
 if TYPE_CHECKING:
-    from server.core.service import Core
-    from server.core.settings import Settings
+    from server.core import Core, Settings
 
 log = logging.getLogger("server.mcp")
 
@@ -34,7 +34,7 @@ PUMP_MAX_BACKOFF_SECONDS = 30.0
 
 
 def default_core_factory(settings: Settings) -> AbstractAsyncContextManager[Core]:
-    from server.core.service import Core
+    from server.core import Core
 
     return Core.running(settings)
 
@@ -46,6 +46,10 @@ class AppState:
     settings: Settings
     transport: Transport
     core: Core
+
+
+#: The context a tool asks for: ``ctx.request_context.lifespan_context`` is typed as our AppState.
+Ctx = Context[AppState, Any]
 
 
 async def pump_research_events(core: Core, publish: Publish) -> None:

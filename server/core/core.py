@@ -1,11 +1,11 @@
-"""The core both front doors share: one object that answers, draws and researches.
+"""``Core``: the one object both front doors use. It answers, draws and researches.
 
     async with Core.running(settings) as core:
         answer = await core.ask("hello")
         job = await core.research.start("TPUs", origin=Origin(source="mcp"))
 
 ``Core.running`` returns at once: the store is opened (and unfinished jobs resumed) in the background, so an
-MCP client that spawns us is answered quickly; calls that need the store wait for it.
+MCP client that spawns us is answered quickly; calls that need the store wait for it (``core.research``).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from . import errors, images
-from .domain import Answer, Attachment, Origin, ResearchJob, ToolName
+from .domain import Answer, Attachment, GeneratedImage, Origin, ResearchJob, ToolName
 from .gateway import Gateway
 from .images import SavedImage
+from .limits import check_prompt
 from .models import ThinkingLevel
 from .research import JobEvent, ResearchService, default_replica_id
 from .settings import Settings
@@ -30,12 +31,10 @@ from .settings import Settings
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["Core", "ImageResult", "JobEvent", "ResearchService", "SavedImage"]
-
 log = logging.getLogger(__name__)
 
-MAX_PROMPT_CHARS = 100_000
 STORE_READY_SECONDS = 30.0
+STILL_OPENING = "The job store is still opening; try again in a moment."
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,44 +43,49 @@ class ImageResult:
     files: tuple[SavedImage, ...]
 
 
-def check_prompt(prompt: str, *, what: str = "prompt") -> str:
-    text = (prompt or "").strip()
-    if not text:
-        raise errors.InvalidInput(f"The {what} is empty: say what you want.")
-    if len(text) > MAX_PROMPT_CHARS:
-        raise errors.InvalidInput(
-            f"The {what} is {len(text):,} characters; the limit is {MAX_PROMPT_CHARS:,}. "
-            "Attach long material as a file instead."
-        )
-    return text
-
-
-class _LazyResearch:
-    """Stands in for the ResearchService until the store is open; every call waits for it."""
+class Research:
+    """``core.research``: the research service once the store is open. Every call waits for the store (up to
+    ``STORE_READY_SECONDS``) except ``read_report``, which runs in a worker thread and cannot wait."""
 
     def __init__(self, core: Core) -> None:
         self._core = core
 
-    def __getattr__(self, name: str) -> Any:
-        service = self._core._research
-        if service is not None:
-            return getattr(service, name)
-        if name in ("read_report",):
-            raise errors.GeminiInteractionsError("The job store is still opening; try again in a moment.")
-        if name == "events":
-            return self._events
+    async def _service(self) -> ResearchService:
+        return self._core.research_service or await self._core.ready()
 
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            service = await self._core.ready()
-            return await getattr(service, name)(*args, **kwargs)
+    async def start(
+        self, prompt: str, *, agent: str | None = None, origin: Origin, destinations: Sequence[str] = ()
+    ) -> ResearchJob:
+        """Start a run; its report is to reach each of ``destinations`` (a front door's own format)."""
+        service = await self._service()
+        return await service.start(prompt, agent=agent, origin=origin, destinations=destinations)
 
-        return call
+    async def get(self, interaction_id: str, *, viewer: Origin) -> ResearchJob:
+        return await (await self._service()).get(interaction_id, viewer=viewer)
+
+    async def cancel(self, interaction_id: str, *, viewer: Origin) -> ResearchJob:
+        return await (await self._service()).cancel(interaction_id, viewer=viewer)
+
+    def read_report(self, job: ResearchJob) -> str:
+        """The report of ``job`` (blocking: call it in a worker thread); see ``ResearchService.read_report``."""
+        service = self._core.research_service
+        if service is None:
+            raise errors.GeminiInteractionsError(STILL_OPENING)
+        return service.read_report(job)
+
+    async def report_images(self, job: ResearchJob) -> list[GeneratedImage]:
+        return await (await self._service()).report_images(job)
 
     @asynccontextmanager
-    async def _events(self) -> AsyncIterator[AsyncIterator[JobEvent]]:
-        service = await self._core.ready()
+    async def events(self) -> AsyncIterator[AsyncIterator[JobEvent]]:
+        """Every job change, from every process: ``async with core.research.events() as events: ...``"""
+        service = await self._service()
         async with service.events() as stream:
             yield stream
+
+    # Last in the class: below it, ``list`` in an annotation would name this method, not the builtin.
+    async def list(self, *, viewer: Origin, status: str | None = None, limit: int = 20) -> list[ResearchJob]:
+        return await (await self._service()).list(viewer=viewer, status=status, limit=limit)
 
 
 class Core:
@@ -89,17 +93,22 @@ class Core:
         self.settings = settings
         self.replica_id = replica_id or default_replica_id()
         self.gateway = Gateway(settings, replica_id=self.replica_id)
+        self.research = Research(self)
         self._store: Store | None = None
         self._research: ResearchService | None = None
         self._ready = anyio.Event()
         self._failure: BaseException | None = None
-        self.research: ResearchService = _LazyResearch(self)  # type: ignore[assignment]
 
     @property
     def store(self) -> Store:
         if self._store is None:
-            raise errors.GeminiInteractionsError("The job store is still opening; try again in a moment.")
+            raise errors.GeminiInteractionsError(STILL_OPENING)
         return self._store
+
+    @property
+    def research_service(self) -> ResearchService | None:
+        """The research service, or None while the store is still opening (or failed to open)."""
+        return self._research
 
     async def ready(self) -> ResearchService:
         with anyio.move_on_after(STORE_READY_SECONDS):
@@ -128,11 +137,11 @@ class Core:
         try:
             # Imported in a thread so that SQLAlchemy's import does not hold up the first MCP answers.
             store_module = await anyio.to_thread.run_sync(importlib.import_module, "server.core.store")
-            Store = store_module.Store
+            store_class: type[Store] = store_module.Store
             self.settings.data_dir.mkdir(parents=True, exist_ok=True)
             # Shielded: an open cut short by shutdown would leave a driver thread behind that blocks exit.
             with anyio.CancelScope(shield=True), anyio.fail_after(STORE_READY_SECONDS):
-                store = await Store.open(self.settings.resolved_database_url())
+                store = await store_class.open(self.settings.resolved_database_url())
         except Exception as exc:
             self._failure = exc
             self._ready.set()
@@ -218,6 +227,3 @@ class Core:
             images.save(image, self.settings.images_dir, answer.interaction_id or "image")
             for image in answer.images
         )
-
-
-__all__ += ["Origin", "ResearchJob"]

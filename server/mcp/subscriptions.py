@@ -3,7 +3,7 @@
 - 2026-07-28: ``subscriptions/listen`` streams, fed by the SDK's ``InMemorySubscriptionBus``.
 - 2025-11-25: ``resources/subscribe`` + ``notifications/resources/updated``. MCPServer has no public hook
   for these: the handlers are registered, and subscribers remembered by their per-client ``Connection``,
-  through ``mcp_lowlevel`` (the module that holds every use of private SDK API).
+  through ``lowlevel.py`` (the module that holds every use of private SDK API).
 
 Both doors run the same ``authorize(ctx, uri)`` check first, so a caller can only watch what it may read.
 """
@@ -25,7 +25,7 @@ from mcp.types import (
     UnsubscribeRequestParams,
 )
 
-from server.mcp_lowlevel import add_request_handler, connection_of
+from .lowlevel import add_request_handler, connection_of
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -59,6 +61,12 @@ def parse_allowed_hosts(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
+def allowed_hosts(from_flags: Sequence[str], env: Mapping[str, str] | None = None) -> list[str]:
+    """``GEMINI_INTERACTIONS_ALLOWED_HOSTS`` (comma-separated), then every ``--allowed-host``."""
+    env = os.environ if env is None else env
+    return [*parse_allowed_hosts(env.get(ALLOWED_HOSTS_ENV, "")), *from_flags]
+
+
 def _host_patterns(entry: str) -> list[str]:
     """Host header values one allow-list entry stands for: ``name:port`` exactly; a bare ``name`` with any port
     and with none (a reverse proxy on 80/443 forwards ``Host: name``)."""
@@ -106,8 +114,8 @@ def http_security(
 
         verifier = StaticTokenVerifier(token)
         auth = AuthSettings(
-            issuer_url=base,  # type: ignore[arg-type]
-            resource_server_url=f"{base}/mcp",  # type: ignore[arg-type]
+            issuer_url=base,
+            resource_server_url=f"{base}/mcp",
             validate_token_resource=False,
         )
     security = None

@@ -1,4 +1,4 @@
-"""Every use of private mcp SDK API, in one place (mcp 2.3; see the SDK notes §9). Re-check on SDK upgrades.
+"""Every use of private mcp SDK API, in one place (written against mcp 2.3.x). Re-check it on SDK upgrades.
 
 - ``MCPServer._lowlevel_server``: to register the 2025-11-25 ``resources/subscribe`` handlers (MCPServer has no
   public hook for them) and to run a stdio session over streams we provide.

@@ -10,17 +10,18 @@ from typing import TYPE_CHECKING, Any
 from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
 from pydantic import BaseModel, Field
 
-from server.core import research
+from server.core import elapsed_seconds as elapsed
 
 if TYPE_CHECKING:
-    from server.core.domain import Answer, ResearchJob, Usage
-    from server.core.service import ImageResult as CoreImageResult
+    from server.core import Answer, ResearchJob, Usage
+    from server.core import ImageResult as CoreImageResult
 
 MAX_PROMPT_ECHO = 200
+RESEARCH_PREFIX = "research://"
 
 
 def research_uri(interaction_id: str) -> str:
-    return f"research://{interaction_id}"
+    return f"{RESEARCH_PREFIX}{interaction_id}"
 
 
 class UsageOut(BaseModel):
@@ -132,7 +133,7 @@ def image_call_result(result: CoreImageResult, previews: list[tuple[bytes, str] 
             ResourceLink(
                 type="resource_link",
                 name=Path(saved.path).name,
-                uri=Path(saved.path).as_uri(),  # type: ignore[arg-type]
+                uri=Path(saved.path).as_uri(),
                 mime_type=saved.mime_type,
                 size=saved.bytes,
                 description="The full-size image file.",
@@ -194,7 +195,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def elapsed_seconds(job: ResearchJob) -> float:
-    return round(research.elapsed_seconds(job), 1)
+    return round(elapsed(job), 1)
 
 
 def job_summary(job: ResearchJob) -> JobSummary:

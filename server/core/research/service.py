@@ -1,0 +1,162 @@
+"""Deep Research jobs, as the front doors see them: start, look up, list, cancel, read the report, follow events.
+
+A run is recorded in the store the moment Gemini has started it, with the opaque ``destinations`` its report
+must reach (a front door's own format, e.g. a Slack thread); this process then takes its lease and watches it
+(``leases.py``, ``watch.py``) until it ends. Never lose one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import anyio
+import anyio.abc
+
+from .. import errors
+from ..domain import GeneratedImage, Origin, ResearchJob
+from ..limits import check_prompt
+from ..logs import interaction_context
+from .events import JobEvent, publish, subscribe
+from .leases import LeaseKeeper, default_replica_id
+from .reports import ReportFiles
+from .watch import RunWatcher
+
+if TYPE_CHECKING:
+    from ..gateway import Gateway
+    from ..settings import Settings
+    from ..store import Store
+
+log = logging.getLogger("server.core.research")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def elapsed_seconds(job: ResearchJob) -> float:
+    """Seconds since the job started, until it finished."""
+    if job.created_at is None:
+        return 0.0
+    end = job.finished_at or _now()
+    return max(0.0, (end - job.created_at).total_seconds())
+
+
+def can_view(job: ResearchJob, viewer: Origin) -> bool:
+    """Slack users see their workspace's runs; an MCP caller sees its own."""
+    if viewer.source == "slack":
+        return job.origin.source == "slack" and job.origin.team_id == viewer.team_id
+    return job.origin.source == "mcp" and job.origin.owner == viewer.owner
+
+
+class ResearchService:
+    def __init__(
+        self, settings: Settings, gateway: Gateway, store: Store, *, replica_id: str | None = None
+    ) -> None:
+        self._settings = settings
+        self._gateway = gateway
+        self._store = store
+        self.replica_id = replica_id or default_replica_id()
+        self._reports = ReportFiles(settings, store)
+        self._watcher = RunWatcher(settings, gateway, store, self._reports)
+        self._leases = LeaseKeeper(settings, store, self._watcher, replica_id=self.replica_id)
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Watch every unfinished run this process can claim, until cancelled (see ``leases.py``)."""
+        self._reports.bind_loop()
+        await self._leases.run(task_status=task_status)
+
+    async def start(
+        self, prompt: str, *, agent: str | None = None, origin: Origin, destinations: Sequence[str] = ()
+    ) -> ResearchJob:
+        """Start a run on Gemini and record it; its report is to reach each of ``destinations`` (opaque here)."""
+        prompt = check_prompt(prompt, what="research prompt", hint="say what to research")
+        chosen = (agent or "").strip()
+        agent = chosen or self._settings.research_agent
+        created = await self._gateway.start_research(prompt, agent=agent, agent_from_argument=bool(chosen))
+        with interaction_context(created.interaction_id):
+            return await self._record(created.interaction_id, prompt, agent, origin, list(destinations))
+
+    async def _record(
+        self, interaction_id: str, prompt: str, agent: str, origin: Origin, destinations: list[str]
+    ) -> ResearchJob:
+        """Store a run Gemini has just started, and watch it; cancel it upstream if it cannot be stored."""
+        job = ResearchJob(
+            interaction_id=interaction_id,
+            prompt=prompt,
+            agent=agent,
+            origin=origin,
+            status="in_progress",
+            created_at=_now(),
+        )
+        try:
+            await self._store.create_job(job, destinations=destinations)
+        except Exception:
+            log.exception("recording research job %s failed; cancelling it upstream", job.interaction_id)
+            with anyio.CancelScope(shield=True):
+                try:
+                    await self._gateway.cancel(job.interaction_id)
+                except errors.GeminiInteractionsError:
+                    log.warning("could not cancel %s upstream", job.interaction_id)
+            raise errors.GeminiInteractionsError(
+                "The research run could not be recorded (database error), so it was cancelled. Try again."
+            ) from None
+        await self._leases.claim(job)
+        await publish(self._store, "started", job.interaction_id)
+        log.info("research %s started (agent %s)", job.interaction_id, agent)
+        return job
+
+    async def get(self, interaction_id: str, *, viewer: Origin) -> ResearchJob:
+        job = await self._store.get_job(interaction_id.strip())
+        if job is None or not can_view(job, viewer):
+            raise errors.ResearchNotFound(
+                f"No research run {interaction_id!r} is known here. Check the id (your runs are listed by "
+                "list_research in MCP, /gemini status in Slack), or start a new one."
+            )
+        return job
+
+    async def cancel(self, interaction_id: str, *, viewer: Origin) -> ResearchJob:
+        with interaction_context(interaction_id):
+            return await self._cancel(interaction_id, viewer)
+
+    async def _cancel(self, interaction_id: str, viewer: Origin) -> ResearchJob:
+        job = await self.get(interaction_id, viewer=viewer)
+        if job.origin.owner != viewer.owner:
+            raise errors.Forbidden("Only the person who started this research run can cancel it.")
+        if job.terminal:
+            return job
+        try:
+            await self._gateway.cancel(job.interaction_id)
+        except (errors.UpstreamRejected, errors.NotFound):
+            pass  # no longer running upstream: the final fetch below tells what it became
+        await self._watcher.finalize(job.interaction_id, fallback_status="cancelled")
+        self._leases.stop_watching(job.interaction_id)
+        return await self._store.get_job(job.interaction_id) or job
+
+    def read_report(self, job: ResearchJob) -> str:
+        """The report: this replica's copy in the data dir, else the database's (another replica finished it).
+
+        Blocking: call it in a worker thread. Called on the event loop, it reads the file only.
+        """
+        return self._reports.read(job)
+
+    async def report_images(self, job: ResearchJob) -> list[GeneratedImage]:
+        """The report's images (charts): this replica's copies in the data dir, else the database's."""
+        return await self._reports.images(job)
+
+    def events(self) -> AbstractAsyncContextManager[AsyncIterator[JobEvent]]:
+        """``async with research.events() as events: async for event in events: ...`` (every process's)."""
+        return subscribe(self._store)
+
+    # Last in the class: below it, ``list`` in an annotation would name this method, not the builtin.
+    async def list(self, *, viewer: Origin, status: str | None = None, limit: int = 20) -> list[ResearchJob]:
+        if viewer.source == "slack":
+            jobs = await self._store.list_jobs(
+                team_id=viewer.team_id, source="slack", status=status, limit=limit * 4
+            )
+            return [j for j in jobs if j.origin.owner == viewer.owner][:limit]
+        jobs = await self._store.list_jobs(source="mcp", status=status, limit=max(limit * 4, 200))
+        return [j for j in jobs if j.origin.owner == viewer.owner][:limit]

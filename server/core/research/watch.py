@@ -1,0 +1,251 @@
+"""Watching one run until it ends: follow its stream (resuming after the last ``event_id``), fall back to
+polling when the stream ends without ``interaction.completed``, breaks or hangs, and give up at the deadline
+(cancelling upstream).
+
+On a terminal status the run is fetched once, its report written (``reports.py``) and the job marked finished
+in the store; ``finish_job`` is conditional, so listeners hear of each job once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import anyio
+
+from .. import errors
+from ..domain import TERMINAL_STATUSES, Answer, ResearchJob, disposition
+from .events import publish
+from .reports import ReportFiles
+
+if TYPE_CHECKING:
+    from ..gateway import Gateway
+    from ..settings import Settings
+    from ..store import Store
+
+log = logging.getLogger("server.core.research")
+
+NOT_FOUND_GRACE_SECONDS = 60.0  # a fresh id may 404 for a while (googleapis/python-genai#2985)
+PROGRESS_PUBLISH_SECONDS = 2.0
+RESUME_POINT_SECONDS = 30.0
+STREAM_GIVE_UP_AFTER = 3  # consecutive stream failures before polling only
+FINISH_SECONDS = 30.0  # bound on marking a job finished and telling listeners (not cancellable)
+
+STATUS_HELP = {
+    "failed": "Gemini reported that the research run failed. Try again, perhaps with a narrower topic.",
+    "cancelled": "The research run was cancelled.",
+    "incomplete": "The run stopped before finishing; the partial report (if any) is kept. Try a narrower topic.",
+    "budget_exceeded": "The run hit its budget before finishing. Try a narrower topic.",
+    "requires_action": "The research run stopped to wait for an action this server cannot take (a function "
+    "result, or an answer to a plan), so it was ended. Start a new run.",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class _Progress:
+    last_event_id: str | None = None
+    progress: str | None = None
+    saved_event_id: str | None = None
+    saved_progress: str | None = None
+    saved_at: float = -math.inf  # last write of any kind (the resume point alone is written rarely)
+    published_at: float = -math.inf  # last progress event (published at most every PROGRESS_PUBLISH_SECONDS)
+    unknown_statuses: set[str] = field(default_factory=set)  # upstream statuses newer than us, logged once
+
+
+class RunWatcher:
+    def __init__(self, settings: Settings, gateway: Gateway, store: Store, reports: ReportFiles) -> None:
+        self._settings = settings
+        self._gateway = gateway
+        self._store = store
+        self._reports = reports
+        # Jobs being marked finished here: their leases are no longer renewed, and that is no reason to stop.
+        self.finishing: set[str] = set()
+
+    async def watch(self, job: ResearchJob) -> None:
+        """Follow ``job`` until it is terminal (here or in another process), or its deadline passes."""
+        settings = self._settings
+        job_id = job.interaction_id
+        created = job.created_at or _now()
+        deadline = (
+            anyio.current_time() + settings.research_deadline_seconds - (_now() - created).total_seconds()
+        )
+        state = _Progress(last_event_id=job.last_event_id, saved_event_id=job.last_event_id)
+        stream_failures = 0
+        poll_failures = 0
+        while True:
+            current = await self._store.get_job(job_id)
+            if current is None or current.terminal:
+                return
+            if anyio.current_time() >= deadline:
+                await self._time_out(job_id)
+                return
+            if stream_failures < STREAM_GIVE_UP_AFTER:
+                with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
+                    outcome = await self._follow_stream(job_id, state)
+                    if outcome == "completed":
+                        if await self.finalize(job_id):
+                            return
+                    stream_failures = 0 if outcome == "ended_after_events" else stream_failures + 1
+            try:
+                answer = await self._gateway.get(
+                    job_id, timeout=min(30.0, settings.request_timeout_seconds), with_images=True
+                )
+                poll_failures = 0
+            except errors.NotFound:
+                if (_now() - created).total_seconds() < NOT_FOUND_GRACE_SECONDS:
+                    await anyio.sleep(settings.poll_seconds)
+                    continue
+                if await self._store.finish_job(
+                    job_id,
+                    "failed",
+                    error="Gemini no longer knows this interaction (404); it may have expired.",
+                ):
+                    log.info("research %s finished: failed (Gemini answers 404 for it)", job_id)
+                    await publish(self._store, "finished", job_id)
+                return
+            except errors.UpstreamError as exc:
+                poll_failures += 1
+                wait = getattr(exc, "retry_after", None) or settings.poll_seconds * min(8, 1.5**poll_failures)
+                log.warning("polling %s failed (%s); next try in %.1f s", job_id, exc, wait)
+                await anyio.sleep(min(wait, max(0.0, deadline - anyio.current_time())))
+                continue
+            match disposition(answer.status):
+                case "terminal":
+                    await self.finalize(job_id, answer=answer)
+                    return
+                case "action":  # the run waits for us (a function result we cannot give): end it, say why
+                    await self.finalize(job_id, answer=answer, fallback_status="failed")
+                    return
+                case "unknown":
+                    if answer.status not in state.unknown_statuses:
+                        state.unknown_statuses.add(answer.status)
+                        log.warning(
+                            "research %s reports status %r, unknown to this version; waiting for it to end",
+                            job_id,
+                            answer.status,
+                        )
+            if stream_failures >= STREAM_GIVE_UP_AFTER:
+                await anyio.sleep(settings.poll_seconds)
+
+    async def _follow_stream(self, job_id: str, state: _Progress) -> str:
+        """Returns 'completed', 'ended_after_events' (cut after progress) or 'failed'."""
+        saw_events = False
+        try:
+            async for update in self._gateway.stream(
+                job_id,
+                last_event_id=state.last_event_id,
+                read_timeout=self._settings.stream_read_timeout_seconds,
+            ):
+                if update.event_id:
+                    state.last_event_id = update.event_id
+                    saw_events = True
+                if update.kind == "progress" and update.text:
+                    state.progress = update.text
+                if update.kind == "completed" or (
+                    update.kind == "status" and update.status in TERMINAL_STATUSES
+                ):
+                    if state.progress != state.saved_progress:  # the event id alone no longer matters
+                        await self._save_progress(job_id, state, force=True)
+                    return "completed"
+                if update.kind == "error":
+                    log.warning("stream of %s reported an error: %s", job_id, update.text)
+                    break
+                await self._save_progress(job_id, state)
+        except errors.UpstreamTimeout:
+            log.info("stream of %s went quiet; polling", job_id)
+        except errors.NotFound:
+            pass
+        except errors.UpstreamError as exc:
+            log.info("stream of %s broke (%s); polling", job_id, exc)
+        await self._save_progress(job_id, state, force=True)
+        return "ended_after_events" if saw_events else "failed"
+
+    async def _save_progress(self, job_id: str, state: _Progress, *, force: bool = False) -> None:
+        now = anyio.current_time()
+        progress_changed = state.progress != state.saved_progress
+        if force:
+            if not progress_changed and state.last_event_id == state.saved_event_id:
+                return
+        elif progress_changed:
+            if now - state.published_at < PROGRESS_PUBLISH_SECONDS:
+                return
+        elif state.last_event_id == state.saved_event_id or now - state.saved_at < RESUME_POINT_SECONDS:
+            return  # the resume point alone is checkpointed rarely: a store write per event would not scale
+        fields: dict[str, object] = {"last_event_id": state.last_event_id}
+        if progress_changed:
+            fields["progress"] = state.progress
+        await self._store.update_job(job_id, **fields)
+        state.saved_event_id, state.saved_progress, state.saved_at = state.last_event_id, state.progress, now
+        if progress_changed:
+            state.published_at = now
+            await publish(self._store, "progress", job_id)
+
+    async def _time_out(self, job_id: str) -> None:
+        minutes = self._settings.research_deadline_seconds / 60
+        log.warning("research %s passed its deadline; cancelling upstream", job_id)
+        try:
+            await self._gateway.cancel(job_id)
+        except errors.GeminiInteractionsError as exc:
+            log.warning("cancelling %s upstream failed: %s", job_id, exc)
+        if await self._store.finish_job(
+            job_id,
+            "timed_out",
+            error=f"Gave up after {minutes:g} minutes without a result; the run was cancelled upstream. "
+            "Try a narrower topic.",
+        ):
+            log.info("research %s finished: timed_out", job_id)
+            await publish(self._store, "finished", job_id)
+
+    async def finalize(
+        self, job_id: str, *, answer: Answer | None = None, fallback_status: str | None = None
+    ) -> bool:
+        """Fetch the final interaction once, save report and images, mark the job terminal. True when done."""
+        if answer is None or answer.status not in TERMINAL_STATUSES:
+            for attempt in range(4):
+                try:
+                    answer = await self._gateway.get(
+                        job_id, timeout=min(30.0, self._settings.request_timeout_seconds), with_images=True
+                    )
+                    break
+                except errors.UpstreamError as exc:
+                    log.warning("final fetch of %s failed (%s), attempt %d", job_id, exc, attempt + 1)
+                    await anyio.sleep(min(10.0, self._settings.poll_seconds * 2**attempt))
+        if answer is None:
+            if fallback_status is None:
+                return False
+            answer = Answer(interaction_id=job_id, status=fallback_status)
+        status = answer.status
+        if status not in TERMINAL_STATUSES:
+            if fallback_status is None:
+                return False
+            status = fallback_status
+        saved = await anyio.to_thread.run_sync(self._reports.save, job_id, answer)
+        error = None
+        if status != "completed":
+            error = answer.error or STATUS_HELP.get(answer.status) or STATUS_HELP.get(status)
+        # Once the job is marked finished its lease is no longer renewed: the watcher must not be cancelled
+        # between that write and the 'finished' event, or listeners would never hear of it.
+        self.finishing.add(job_id)
+        try:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(FINISH_SECONDS):
+                if await self._store.finish_job(
+                    job_id,
+                    status,
+                    report_path=saved.report_path,
+                    image_paths=saved.image_paths,
+                    error=error,
+                    report=saved.report,
+                    images=answer.images,
+                ):
+                    log.info("research %s finished: %s", job_id, status)
+                    await publish(self._store, "finished", job_id)
+        finally:
+            self.finishing.discard(job_id)
+        return True

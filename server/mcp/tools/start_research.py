@@ -1,0 +1,36 @@
+"""``start_research``: start a Deep Research run in the background and return at once."""
+
+from mcp.types import ToolAnnotations
+
+from ..errors import tool_errors
+from ..identity import viewer
+from ..inputs import AgentArg, ResearchBrief
+from ..lifespan import Ctx
+from ..results import ResearchStarted, research_uri
+from .spec import ToolSpec
+
+
+async def start_research(prompt: ResearchBrief, ctx: Ctx, agent: AgentArg = None) -> ResearchStarted:
+    """Start a Gemini Deep Research job in the background and return at once. It searches the web and
+    writes a cited markdown report, usually in 5-20 minutes (at most 60); it costs a few dollars on a paid
+    key. Follow it with research_status or the research://{interaction_id} resource. Jobs and reports are
+    kept on this server; continue_thread on the id works while Gemini keeps the interaction (55 days on a
+    paid key, 1 day on the free tier)."""
+    core = ctx.request_context.lifespan_context.core
+    with tool_errors("start_research"):
+        job = await core.research.start(prompt, agent=agent, origin=viewer())
+    uri = research_uri(job.interaction_id)
+    return ResearchStarted(
+        interaction_id=job.interaction_id,
+        status=job.status,
+        resource_uri=uri,
+        hint=f"Research started. Check it with research_status(interaction_id='{job.interaction_id}') "
+        f"every minute or so, or read/subscribe to {uri}; the report is kept on this server.",
+    )
+
+
+TOOL = ToolSpec(
+    start_research,
+    title="Start Deep Research",
+    annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True),
+)

@@ -1,0 +1,59 @@
+"""Research runs whose start was cut short (the process stopped while Gemini was starting them): their users
+are told so, once, by whichever replica's sweep finds them first.
+
+A start is recorded as pending before Gemini is asked (``research_runs.start``) and forgotten once the run is
+recorded; a pending start older than any live start can be was interrupted.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Protocol
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from .render import topic_line
+
+if TYPE_CHECKING:
+    from server.core import Core
+
+log = logging.getLogger(__name__)
+
+GONE = frozenset({"message_not_found", "channel_not_found", "cant_update_message", "is_archived"})
+
+
+class _Bot(Protocol):
+    """What this module uses of the bot."""
+
+    @property
+    def core(self) -> Core: ...
+
+    @property
+    def client(self) -> AsyncWebClient: ...
+
+
+def pending_start_timeout(bot: _Bot) -> float:
+    """After this long a start whose run was never recorded was cut short (a live one is done by then)."""
+    return max(3.0, 3 * bot.core.settings.research_create_timeout_seconds)
+
+
+async def report_interrupted_starts(bot: _Bot) -> int:
+    """Tell the users whose run start was cut short by a crash (of any replica); returns how many."""
+    told = 0
+    for start in await bot.core.store.stale_pending_starts(pending_start_timeout(bot)):
+        text = (
+            f":warning: <@{start.user_id}>, the research run *{topic_line(start.topic)}* did not start: the bot "
+            "stopped while starting it. Start it again with `/gemini research <topic>`."
+        )
+        try:
+            await bot.client.chat_update(channel=start.channel_id, ts=start.message_ts, text=text, blocks=[])
+        except SlackApiError as exc:
+            error = exc.response.get("error")
+            if error not in GONE:
+                log.warning("telling %s that its run did not start failed: %s", start.message_ts, error)
+                continue  # retried at the next sweep
+        await bot.core.store.remove_pending_start(start.team_id, start.channel_id, start.message_ts)
+        log.warning("research run started from message %s was interrupted; told its user", start.message_ts)
+        told += 1
+    return told
