@@ -125,7 +125,8 @@ def read_envelope(http_status: int, body: Any, headers: Mapping[str, str] | None
             continue
         if isinstance(detail.get("reason"), str):
             reasons.append(detail["reason"])
-        metadata = detail.get("metadata") if isinstance(detail.get("metadata"), dict) else {}
+        found = detail.get("metadata")
+        metadata: dict[str, Any] = found if isinstance(found, dict) else {}
         quotas += [str(metadata[k]) for k in ("quota_metric", "quota_limit") if metadata.get(k)]
         zero = zero or str(metadata.get("quota_limit_value", "")) == "0"
         for violation in detail.get("violations") or []:

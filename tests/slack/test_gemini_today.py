@@ -43,7 +43,7 @@ async def test_a_three_hop_answer_is_posted_whole_once_with_summed_usage(
         hops.insert(0, emulator.emulator.interaction(hops[0]["previous_interaction_id"]))
     assert [h["status"] for h in hops] == ["requires_continuation", "requires_continuation", "completed"]
     [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith(f"answer {last} ")]
-    parts, tokens = re.search(r"(\d+) part\(s\), (\d+) tokens", line).groups()  # type: ignore[union-attr]
+    parts, tokens = re.search(r"(\d+) part\(s\), (\d+) tokens", line).groups()
     assert int(parts) == 3 and int(tokens) == sum(h["usage"]["total_tokens"] for h in hops)
 
 

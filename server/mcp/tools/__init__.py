@@ -1,4 +1,5 @@
-"""The MCP tools, one module each. A new tool is a module with a ``TOOL = ToolSpec(...)`` and one line here.
+"""The MCP tools, one module each (``answers.py`` holds ask and continue_thread, one tool with and without an
+earlier interaction). A new tool is a module with a ``TOOL = ToolSpec(...)`` and one line here.
 
 Each tool parses its arguments (``inputs.py``), calls the core, and shapes the result (``results.py``); failures
 become ToolErrors that say what to do next (``errors.py``). The order here is the order hosts list them in.
@@ -10,20 +11,12 @@ from typing import Any
 
 from mcp.server import MCPServer
 
-from . import (
-    ask,
-    cancel_research,
-    continue_thread,
-    generate_image,
-    list_research,
-    research_status,
-    start_research,
-)
+from . import answers, cancel_research, generate_image, list_research, research_status, start_research
 from .spec import ToolSpec
 
 TOOLS: tuple[ToolSpec, ...] = (
-    ask.TOOL,
-    continue_thread.TOOL,
+    answers.ASK,
+    answers.CONTINUE_THREAD,
     generate_image.TOOL,
     start_research.TOOL,
     research_status.TOOL,
