@@ -1,0 +1,1 @@
+"""``gemini-interactions-admin``: operator tasks, one module per group of subcommands (``cli.py`` lists them)."""
