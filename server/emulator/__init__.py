@@ -50,11 +50,12 @@ that long, like the real service's 10-minute cut.
 
 Prompt directives (anywhere in the prompt text, for subprocess tests):
 
-=====================================  =======================================================
+=====================================  ==========================================================================
 ``[emulator:research_seconds=5]``      this research job takes 5 s
 ``[emulator:research_steps=2]``        and emits 2 thought/search rounds
 ``[emulator:report_chars=3000]``       report length
 ``[emulator:chart]``                   add a chart image to the report
+``[emulator:html]``                    put raw HTML in the report: an ``<img onerror>``, a ``<script>``, a ``javascript:`` link
 ``[emulator:text_delay=2]``            a text answer takes 2 s (``image_delay`` for images)
 ``[emulator:stuck]``                   the job stays ``in_progress`` until cancelled
 ``[emulator:fail]``                    a research job ends ``failed`` after its first round
@@ -63,7 +64,7 @@ Prompt directives (anywhere in the prompt text, for subprocess tests):
 ``[emulator:status=idle]``             after its first round, another status (any string) for a pause
 ``[emulator:requires_action]``         after its first round, the job stops at ``requires_action``
 ``[emulator:chart_uri]``               the report's chart comes by ``uri`` (``=http://host:port`` elsewhere)
-=====================================  =======================================================
+=====================================  ==========================================================================
 
 Faults (see ``faults.py``): in-process ``emu.faults.rate_limit(2, kind="create")``,
 ``server_error(503)``, ``delay(s)``, ``hang()``, ``malformed_json()``, ``reset_connection()``,

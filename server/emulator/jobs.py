@@ -206,7 +206,7 @@ async def run_research(emu: Emulator, it: Interaction) -> None:
         or "chart" in req.directives
         or "chart_uri" in req.directives
     )
-    report = build_report(req.prompt, chars, split_for_image=with_chart)
+    report = build_report(req.prompt, chars, split_for_image=with_chart, raw_html="html" in req.directives)
     index = it.start_step({"type": "model_output", "content": []})
     chunk = max(1, cfg.report_chunk_chars)
     images = 0

@@ -92,7 +92,20 @@ class _Writer:
         self.parts.append(ReportPart(""))
 
 
-def build_report(prompt: str, target_chars: int, *, split_for_image: bool = False) -> Report:
+# Reports are model-written markdown, and markdown may carry raw HTML: Deep Research's own docs describe charts
+# "generated using HTML" in its reports. ``[emulator:html]`` puts some in, written as an attacker would, so that
+# whoever renders a report (the MCP App view) is tested against it.
+HOSTILE_HTML = (
+    "<p>An interactive figure follows: "
+    '<img src="x" onerror="parent.postMessage({pwned: \'img-onerror\'}, \'*\')" alt="figure">'
+    "<script>parent.postMessage({pwned: 'script'}, '*')</script>"
+    "<a href=\"javascript:parent.postMessage({pwned: 'link'}, '*')\">open the figure</a></p>\n\n"
+)
+
+
+def build_report(
+    prompt: str, target_chars: int, *, split_for_image: bool = False, raw_html: bool = False
+) -> Report:
     topic = _topic(prompt)
     rng = random.Random(hashlib.sha256(topic.encode()).hexdigest())
     slug = re.sub(r"[^a-z0-9]+", "-", topic.lower()).strip("-")[:40] or "topic"
@@ -117,6 +130,8 @@ def build_report(prompt: str, target_chars: int, *, split_for_image: bool = Fals
     w.add("*Simulated by the Gemini Interactions emulator; sources point at example.com.*\n\n")
     w.add("## Executive summary\n\n")
     _paragraph(w, rng, topic, "the overall picture", 4)
+    if raw_html:
+        w.add("\n\n" + HOSTILE_HTML)
     w.add("\n\n## Key findings\n\n")
     for i in range(5):
         w.add("- ")

@@ -119,6 +119,16 @@ async def test_prompt_directives_control_the_job(client: genai.Client, emu: Emul
     await client.aio.interactions.cancel(stuck.id)
 
 
+async def test_html_directive_puts_hostile_html_in_the_report(client: genai.Client) -> None:
+    plain = await client.aio.interactions.create(agent=AGENT, input="Research sanitisers", background=True)
+    hostile = await client.aio.interactions.create(
+        agent=AGENT, input="Research sanitisers [emulator:html]", background=True
+    )
+    assert "<" not in report_text(await wait_terminal(client, plain.id))
+    report = report_text(await wait_terminal(client, hostile.id))
+    assert '<img src="x" onerror="' in report and "<script>" in report and 'href="javascript:' in report
+
+
 async def test_continue_from_a_finished_report(client: genai.Client) -> None:
     created = await client.aio.interactions.create(agent=AGENT, input="Research solar power", background=True)
     with pytest.raises(_interactions.BadRequestError):  # still running

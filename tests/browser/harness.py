@@ -1,0 +1,168 @@
+"""An MCP Apps host in headless Chromium, for the browser tests and ``scripts/screenshots.py``.
+
+The page is ``apps/test-host`` (the ext-apps ``AppBridge``, built by ``apps/build.mjs``). It frames our view in a
+sandboxed iframe and relays every request the view makes (``tools/call``, ``resources/read``) to
+``window.mcpRequest``, which this module answers with a real MCP client connected to our server: the view sees
+exactly what a host that proxies to the server would give it.
+
+    async with view_host(client, assets) as host:
+        frame = await host.show("start_research", {"prompt": "…"})
+        await frame.get_by_text("Completed").wait_for()
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mcp import Client
+    from mcp.types import CallToolResult
+    from playwright.async_api import FrameLocator, Page
+
+REPO = Path(__file__).resolve().parents[2]
+APPS = REPO / "apps"
+SHIPPED_VIEW = REPO / "server" / "mcp" / "views" / "app.html"
+BUILD_SECONDS = 120
+
+
+class Missing(Exception):
+    """Chromium, node or the view's npm packages are not installed; the message says how to get them."""
+
+
+@dataclass(frozen=True)
+class Assets:
+    chromium: str
+    view: Path  # a fresh build of the view (compared with the shipped one)
+    host_page: Path
+
+
+def find_chromium() -> str:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise Missing("Chromium is not installed: apt-get install -y chromium (Debian's package; never `playwright install`).")
+
+
+def build_assets(out: Path) -> Assets:
+    """Build the view and the test host page into ``out`` with the repository's own build (``apps/build.mjs``)."""
+    chromium = find_chromium()
+    node = shutil.which("node")
+    if node is None:
+        raise Missing("node is not installed: apt-get install -y nodejs npm, then npm ci --prefix apps.")
+    if not (APPS / "node_modules" / "@modelcontextprotocol" / "ext-apps").is_dir():
+        raise Missing("The view's npm packages are not installed: run `npm ci --prefix apps`.")
+    done = subprocess.run(
+        [node, str(APPS / "build.mjs"), "--views", str(out / "views"), "--host", str(out / "host")],
+        cwd=APPS,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_SECONDS,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"apps/build.mjs failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    return Assets(chromium=chromium, view=out / "views" / "app.html", host_page=out / "host" / "test-host.html")
+
+
+def _wire(model: Any) -> dict[str, Any]:
+    """A result as it travels on the wire (``_meta``, ``structuredContent``, …)."""
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+@dataclass(frozen=True)
+class Shown:
+    frame: FrameLocator  # the view
+    result: CallToolResult  # what the tool returned (and the view was given)
+
+
+@dataclass
+class ViewHost:
+    """The test host page, with the MCP client that answers its view."""
+
+    page: Page
+    client: Client
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    async def relay(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        self.requests.append((method, params))
+        if method == "tools/call":
+            return _wire(await self.client.call_tool(params["name"], params.get("arguments") or {}))
+        if method == "resources/read":
+            return _wire(await self.client.read_resource(params["uri"]))
+        raise ValueError(f"the test host does not relay {method}")
+
+    def tool_calls(self, name: str) -> list[dict[str, Any]]:
+        return [p.get("arguments") or {} for m, p in self.requests if m == "tools/call" and p["name"] == name]
+
+    def resource_reads(self) -> list[str]:
+        return [p["uri"] for m, p in self.requests if m == "resources/read"]
+
+    async def show(self, tool_name: str, arguments: dict[str, Any], *, theme: str = "light") -> Shown:
+        """Call ``tool_name`` as a host would, then show its result in the view the tool names (``_meta.ui``)."""
+        tools = {tool.name: tool for tool in (await self.client.list_tools()).tools}
+        tool = tools[tool_name]
+        uri = (tool.meta or {}).get("ui", {}).get("resourceUri")
+        if not uri:
+            raise AssertionError(f"{tool_name} names no view (_meta.ui.resourceUri)")
+        resource = (await self.client.read_resource(uri)).contents[0]
+        html = getattr(resource, "text", None)
+        if html is None:
+            raise AssertionError(f"{uri} is not a text resource")
+        permissions = ((resource.meta or {}).get("ui") or {}).get("permissions")
+        result = await self.client.call_tool(tool_name, arguments)
+        await self.page.evaluate(
+            "(options) => window.testHost.mount(options)",
+            {
+                "html": html,
+                "tool": _wire(tool),
+                "input": arguments,
+                "result": _wire(result),
+                "permissions": permissions,
+                "hostContext": {"theme": theme},
+            },
+        )
+        return Shown(frame=self.page.frame_locator("iframe"), result=result)
+
+    async def opened_links(self) -> list[str]:
+        return await self.page.evaluate("window.testHost.log.openedLinks")
+
+    async def model_context(self) -> list[dict[str, Any]]:
+        return await self.page.evaluate("window.testHost.log.modelContext")
+
+    async def hostile_messages(self) -> list[Any]:
+        """Messages a hostile report tried to post to the host (``{pwned: …}``): none, when nothing ran."""
+        return await self.page.evaluate("window.testHost.log.pwned")
+
+
+@asynccontextmanager
+async def view_host(
+    client: Client, assets: Assets, *, width: int = 960, height: int = 760
+) -> AsyncIterator[ViewHost]:
+    """Chromium (headless, Debian's package) showing the test host page; closed on the way out."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=assets.chromium,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            env={**os.environ, "HOME": os.environ.get("HOME", "/tmp")},
+        )
+        try:
+            context = await browser.new_context(
+                viewport={"width": width, "height": height}, permissions=["clipboard-read", "clipboard-write"]
+            )
+            page = await context.new_page()
+            host = ViewHost(page=page, client=client)
+            await page.expose_function("mcpRequest", host.relay)
+            await page.goto(assets.host_page.as_uri())
+            yield host
+        finally:
+            await browser.close()
