@@ -161,7 +161,7 @@ export function tableOfContents(toc) {
   const top = Math.min(...entries.map((entry) => entry.level));
   return h(
     "nav",
-    { class: "toc", "aria-label": "Contents" },
+    { class: entries.length > 8 ? "toc long" : "toc", "aria-label": "Contents" },
     h("h2", {}, "Contents"),
     h(
       "ol",

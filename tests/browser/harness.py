@@ -142,6 +142,28 @@ class ViewHost:
         return await self.page.evaluate("window.testHost.log.pwned")
 
 
+def apps_extensions() -> list[Any]:
+    """What an MCP Apps host advertises when it connects: the extension, with the view MIME type it can show."""
+    from mcp.client.extension import advertise
+    from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
+
+    return [advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})]
+
+
+@asynccontextmanager
+async def stdio_apps_client(env: dict[str, str], errlog: Path) -> AsyncIterator[Client]:
+    """Our server as a subprocess over stdio (``python -m server``), connected as an MCP Apps host connects."""
+    import sys
+
+    from mcp import Client, StdioServerParameters
+    from mcp.client.stdio import stdio_client
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "server"], env=env, cwd=str(REPO))
+    with errlog.open("w") as err:
+        async with Client(stdio_client(params, errlog=err), extensions=apps_extensions()) as client:  # type: ignore[arg-type]
+            yield client
+
+
 @asynccontextmanager
 async def view_host(
     client: Client, assets: Assets, *, width: int = 960, height: int = 760
