@@ -26,7 +26,9 @@ OUT = REPO / "docs" / "images"
 WIDTH = 880
 RESEARCH_HEIGHT = 940
 RESEARCH_PROMPT = "The state of fusion power in 2030: who is closest to a grid-connected plant?"
-EMULATOR = EmulatorConfig(research_seconds=2, research_steps=2, report_chars=9000, research_visualization=True)
+EMULATOR = EmulatorConfig(
+    research_seconds=2, research_steps=2, report_chars=9000, research_visualization=True
+)
 TIMEOUT_MS = 60_000
 SETTLE_MS = 800
 
@@ -34,7 +36,9 @@ SETTLE_MS = 800
 def save_small(png: bytes, path: Path) -> int:
     """A palette PNG: screenshots of a UI lose nothing visible at 128 colours and shrink about fourfold."""
     with Image.open(io.BytesIO(png)) as shot:
-        small = shot.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        small = shot.convert("RGB").quantize(
+            colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     small.save(path, format="PNG", optimize=True)
     return path.stat().st_size
@@ -59,17 +63,24 @@ async def capture(out: Path) -> None:
                 frame = (await host.show("start_research", {"prompt": RESEARCH_PROMPT})).frame
                 await frame.locator(".charts img").wait_for(timeout=TIMEOUT_MS)
                 await host.page.wait_for_timeout(SETTLE_MS)
-                shot = await host.page.screenshot(clip={"x": 0, "y": 0, "width": WIDTH, "height": RESEARCH_HEIGHT})
+                shot = await host.page.screenshot(
+                    clip={"x": 0, "y": 0, "width": WIDTH, "height": RESEARCH_HEIGHT}
+                )
                 size = save_small(shot, out / "research-view.png")
                 print(f"research-view.png: {size // 1024} KiB")
 
-                frame = (await host.show("generate_image", {"prompt": "a red fox in the snow, watercolour"})).frame
+                frame = (
+                    await host.show("generate_image", {"prompt": "a red fox in the snow, watercolour"})
+                ).frame
                 await frame.locator("figure.image img[data-full='true']").wait_for(timeout=TIMEOUT_MS)
-                await frame.get_by_label("How to refine the image").fill("make it dusk, with a low orange sun")
+                await frame.get_by_label("How to refine the image").fill(
+                    "make it dusk, with a low orange sun"
+                )
                 await frame.get_by_role("button", name="Refine").click()
                 await frame.locator(".versions li").nth(1).wait_for(timeout=TIMEOUT_MS)
                 await frame.locator("figure.image img[data-full='true']").wait_for(timeout=TIMEOUT_MS)
-                await host.page.wait_for_timeout(SETTLE_MS)  # the host resizes the frame to the view's new height
+                # the host resizes the frame to the view's new height
+                await host.page.wait_for_timeout(SETTLE_MS)
                 shot = await host.page.locator("iframe").screenshot()
                 size = save_small(shot, out / "image-view.png")
                 print(f"image-view.png: {size // 1024} KiB")

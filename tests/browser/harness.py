@@ -48,7 +48,9 @@ def find_chromium() -> str:
         found = shutil.which(name)
         if found:
             return found
-    raise Missing("Chromium is not installed: apt-get install -y chromium (Debian's package; never `playwright install`).")
+    raise Missing(
+        "Chromium is not installed: apt-get install -y chromium (Debian's package; never `playwright install`)."
+    )
 
 
 def build_assets(out: Path) -> Assets:
@@ -69,7 +71,9 @@ def build_assets(out: Path) -> Assets:
     )
     if done.returncode != 0:
         raise RuntimeError(f"apps/build.mjs failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return Assets(chromium=chromium, view=out / "views" / "app.html", host_page=out / "host" / "test-host.html")
+    return Assets(
+        chromium=chromium, view=out / "views" / "app.html", host_page=out / "host" / "test-host.html"
+    )
 
 
 def _wire(model: Any) -> dict[str, Any]:

@@ -33,7 +33,9 @@ async def _finished(client: Client, interaction_id: str, timeout: float = 60) ->
             await anyio.sleep(0.2)
 
 
-async def test_research_view_shows_progress_then_the_whole_report(apps_client: Client, assets: Assets) -> None:
+async def test_research_view_shows_progress_then_the_whole_report(
+    apps_client: Client, assets: Assets
+) -> None:
     prompt = (
         "Fusion power in 2030 [emulator:research_seconds=6] [emulator:research_steps=3] "
         "[emulator:report_chars=14000] [emulator:chart]"
