@@ -3,7 +3,7 @@
 // popups) and relays the view's MCP requests to `window.mcpRequest(method, params)`, which the Python harness
 // exposes and answers with a real MCP client connected to our server.
 //
-//   await window.testHost.mount({ html, tool, input, result, permissions, hostContext })
+//   await window.testHost.mount({ html, tool, input, result, permissions, hostContext, capabilities })
 //   window.testHost.log   // links the view asked to open, model-context updates, log messages, and
 //                         // anything a hostile report managed to post (log.pwned)
 import { AppBridge, PostMessageTransport, buildAllowAttribute } from "@modelcontextprotocol/ext-apps/app-bridge";
@@ -29,7 +29,7 @@ async function relay(method, params) {
   return window.mcpRequest(method, params);
 }
 
-async function mount({ html, tool, input = {}, result = null, permissions, hostContext = {} }) {
+async function mount({ html, tool, input = {}, result = null, permissions, hostContext = {}, capabilities = CAPABILITIES }) {
   const frame = document.createElement("iframe");
   frame.setAttribute("sandbox", "allow-scripts");
   frame.setAttribute("title", `${tool.name} view`);
@@ -37,7 +37,7 @@ async function mount({ html, tool, input = {}, result = null, permissions, hostC
   if (allow) frame.setAttribute("allow", allow);
   document.getElementById("host").replaceChildren(frame);
 
-  const bridge = new AppBridge(null, HOST_INFO, CAPABILITIES, {
+  const bridge = new AppBridge(null, HOST_INFO, capabilities, {
     hostContext: { theme: "light", displayMode: "inline", toolInfo: { tool }, ...hostContext },
   });
   bridge.oncalltool = (params) => relay("tools/call", params);

@@ -109,8 +109,18 @@ class ViewHost:
     def resource_reads(self) -> list[str]:
         return [p["uri"] for m, p in self.requests if m == "resources/read"]
 
-    async def show(self, tool_name: str, arguments: dict[str, Any], *, theme: str = "light") -> Shown:
-        """Call ``tool_name`` as a host would, then show its result in the view the tool names (``_meta.ui``)."""
+    async def show(
+        self,
+        tool_name: str,
+        arguments: dict[str, Any],
+        *,
+        theme: str = "light",
+        proxies_resources: bool = True,
+    ) -> Shown:
+        """Call ``tool_name`` as a host would, then show its result in the view the tool names (``_meta.ui``).
+
+        ``proxies_resources=False``: a host that relays tool calls but not resource reads (no ``serverResources``).
+        """
         tools = {tool.name: tool for tool in (await self.client.list_tools()).tools}
         tool = tools[tool_name]
         uri = (tool.meta or {}).get("ui", {}).get("resourceUri")
@@ -122,17 +132,17 @@ class ViewHost:
             raise AssertionError(f"{uri} is not a text resource")
         permissions = ((resource.meta or {}).get("ui") or {}).get("permissions")
         result = await self.client.call_tool(tool_name, arguments)
-        await self.page.evaluate(
-            "(options) => window.testHost.mount(options)",
-            {
-                "html": html,
-                "tool": _wire(tool),
-                "input": arguments,
-                "result": _wire(result),
-                "permissions": permissions,
-                "hostContext": {"theme": theme},
-            },
-        )
+        options: dict[str, Any] = {
+            "html": html,
+            "tool": _wire(tool),
+            "input": arguments,
+            "result": _wire(result),
+            "permissions": permissions,
+            "hostContext": {"theme": theme},
+        }
+        if not proxies_resources:
+            options["capabilities"] = {"openLinks": {}, "serverTools": {}, "logging": {}}
+        await self.page.evaluate("(options) => window.testHost.mount(options)", options)
         return Shown(frame=self.page.frame_locator("iframe"), result=result)
 
     async def opened_links(self) -> list[str]:

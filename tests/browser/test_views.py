@@ -111,6 +111,22 @@ async def test_report_html_runs_nothing(apps_client: Client, assets: Assets) -> 
         assert await host.hostile_messages() == []
 
 
+async def test_a_host_that_relays_no_resource_reads_still_shows_the_whole_report(
+    apps_client: Client, assets: Assets
+) -> None:
+    started = await apps_client.call_tool(
+        "start_research", {"prompt": "Paging [emulator:research_seconds=0.5] [emulator:report_chars=60000]"}
+    )
+    iid = started.structured_content["interaction_id"]
+    assert (await _finished(apps_client, iid))["status"] == "completed"
+    async with view_host(apps_client, assets) as host:
+        frame = (await host.show("research_status", {"interaction_id": iid}, proxies_resources=False)).frame
+        await expect(frame.locator("article.report h2").last).to_have_text("Sources", timeout=SLOW)
+        assert host.resource_reads() == []
+        pages = [call for call in host.tool_calls("research_status") if call.get("max_chars") == 50000]
+        assert [page["offset"] for page in pages] == [0, 50000]
+
+
 async def test_cancel_in_the_view_cancels_upstream(
     apps_client: Client, assets: Assets, emulator: EmulatorHandle
 ) -> None:
