@@ -2,7 +2,7 @@
 
     uv run python -m scripts.screenshots            # → docs/images/research-view.png, docs/images/image-view.png
 
-It runs what the browser tests run (tests/browser/harness.py): our server over stdio on the emulator, the view
+It runs what the browser tests run (tests/support/browser.py): our server over stdio on the emulator, the view
 in headless Chromium inside the ext-apps test host. Needs Chromium and node with `npm ci --prefix apps`.
 The PNGs are reduced to a 128-colour palette to keep them small.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -20,7 +19,8 @@ from pathlib import Path
 from PIL import Image
 
 from server.emulator import EmulatorConfig, run_emulator_in_thread
-from tests.browser.harness import REPO, Missing, build_assets, stdio_apps_client, view_host
+from tests.support.browser import Missing, build_assets, stdio_apps_client, view_host
+from tests.support.env import REPO, host_env
 
 OUT = REPO / "docs" / "images"
 WIDTH = 880
@@ -49,12 +49,12 @@ async def capture(out: Path) -> None:
         tmp = Path(scratch)
         assets = build_assets(tmp / "build")
         emulator = run_emulator_in_thread(EMULATOR, host="127.0.0.1", port=0)
-        env = {name: os.environ[name] for name in ("HOME", "PATH", "LANG") if name in os.environ} | {
-            "GEMINI_API_KEY": "screenshots",
-            "GOOGLE_GEMINI_BASE_URL": emulator.url,
-            "GEMINI_INTERACTIONS_DATA_DIR": str(tmp / "data"),
-            "GEMINI_INTERACTIONS_POLL_SECONDS": "0.05",
-        }
+        env = host_env(
+            GEMINI_API_KEY="screenshots",
+            GOOGLE_GEMINI_BASE_URL=emulator.url,
+            GEMINI_INTERACTIONS_DATA_DIR=str(tmp / "data"),
+            GEMINI_INTERACTIONS_POLL_SECONDS="0.05",
+        )
         try:
             async with (
                 stdio_apps_client(env, tmp / "server.log") as client,

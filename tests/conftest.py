@@ -17,6 +17,25 @@ from server.emulator import EmulatorConfig, EmulatorHandle, Faults, run_emulator
 pytest_plugins = ["tests.support.pg_fixtures"]  # pg_server, pg_url: one PostgreSQL for the whole session
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--browser",
+        action="store_true",
+        help="also run the tests marked browser: the MCP App view in headless Chromium (needs chromium and "
+        "node; .ci/run passes it)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run with --browser (or -m naming them), so that `uv run pytest` needs no browser."""
+    if config.getoption("--browser") or "browser" in (config.option.markexpr or ""):
+        return
+    browser = [item for item in items if item.get_closest_marker("browser")]
+    if browser:
+        config.hook.pytest_deselected(items=browser)
+        items[:] = [item for item in items if not item.get_closest_marker("browser")]
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"

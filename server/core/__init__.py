@@ -47,7 +47,7 @@ from .errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from .images import SavedImage, preview
+from .images import SavedImage, as_png, preview
 from .limits import MAX_PROMPT_CHARS, check_prompt
 from .logs import interaction_context
 from .models import (
@@ -122,6 +122,7 @@ __all__ = [
     "UpstreamTimeout",
     "UpstreamUnavailable",
     "Usage",
+    "as_png",
     "bind",
     "check_prompt",
     "configuration_error",

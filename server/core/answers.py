@@ -19,6 +19,7 @@ def to_answer(data: Mapping[str, Any], *, fetched: Mapping[str, bytes] | None = 
     runs: list[list[str]] = []
     in_run = False
     thoughts: list[str] = []
+    prompts: list[str] = []
     citations: dict[str, Citation] = {}
     images: list[GeneratedImage] = []
     for step in data.get("steps") or []:
@@ -26,6 +27,8 @@ def to_answer(data: Mapping[str, Any], *, fetched: Mapping[str, bytes] | None = 
         if kind == "thought":
             thoughts.extend(s["text"] for s in step.get("summary") or [] if s.get("text"))
             continue
+        if kind == "user_input":  # a GET's timeline starts with what the user sent
+            prompts.extend(c["text"] for c in step.get("content") or [] if isinstance(c.get("text"), str))
         if kind != "model_output":
             in_run = False
             continue
@@ -62,6 +65,8 @@ def to_answer(data: Mapping[str, Any], *, fetched: Mapping[str, bytes] | None = 
         usage=to_usage(usage) if isinstance(usage, Mapping) else None,
         error=error,
         hop_ids=hop_ids,
+        prompt="\n".join(prompts),
+        previous_interaction_id=data.get("previous_interaction_id"),
     )
 
 

@@ -222,6 +222,16 @@ class Core:
         files = await anyio.to_thread.run_sync(self._save_images, answer)
         return ImageResult(answer=answer, files=files)
 
+    async def image_interaction(self, interaction_id: str) -> Answer:
+        """An earlier generate_image interaction as Gemini keeps it: its prompt, the interaction it refined and
+        its images. One read, no tokens spent: for showing the versions of an image thread."""
+        interaction_id = (interaction_id or "").strip()
+        if not interaction_id:
+            raise errors.InvalidInput("The interaction id is empty: pass the id generate_image returned.")
+        return await self.gateway.get(
+            interaction_id, timeout=self.settings.request_timeout_seconds, with_images=True
+        )
+
     def _save_images(self, answer: Answer) -> tuple[SavedImage, ...]:
         return tuple(
             images.save(image, self.settings.images_dir, answer.interaction_id or "image")

@@ -137,6 +137,8 @@ class Answer:
     error: str | None = None
     hop_ids: tuple[str, ...] = ()
     incomplete: str | None = None
+    prompt: str = ""  # what the user sent: only an interaction read back (GET) carries its user_input steps
+    previous_interaction_id: str | None = None  # the interaction this one continued
 
 
 @dataclass(frozen=True, slots=True)

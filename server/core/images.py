@@ -52,6 +52,18 @@ def save(image: GeneratedImage, directory: Path, stem: str) -> SavedImage:
     )
 
 
+def as_png(image: GeneratedImage) -> bytes:
+    """The image as PNG bytes: as it is when Gemini sent a PNG, else converted with Pillow."""
+    if image.mime_type == "image/png":
+        return image.data
+    from PIL import Image
+
+    with Image.open(io.BytesIO(image.data)) as img:
+        out = io.BytesIO()
+        img.save(out, format="PNG")
+        return out.getvalue()
+
+
 def preview(data: bytes, max_side: int = PREVIEW_MAX_SIDE) -> tuple[bytes, str]:
     """A small JPEG (or PNG when transparent) for inline display; the full file stays on disk."""
     from PIL import Image

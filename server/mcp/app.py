@@ -1,5 +1,5 @@
-"""The MCP server factory: tools, the research:// resource, a prompt, notifications and HTTP routes, around one
-Core per process.
+"""The MCP server factory: tools, resources (research reports and charts, generated images), a prompt, the MCP App
+views (``apps.py``), notifications and HTTP routes, around one Core per process.
 
     server = build_server(Settings())           # stdio: attachments may name any file
     server = build_server(settings, transport="http", security=http_security(...))
@@ -17,6 +17,7 @@ from mcp.server import MCPServer
 from server.core import Settings
 
 from . import prompts, resources, routes, tools
+from .apps import apps_extension
 from .auth import HttpSecurity
 from .lifespan import AppState, CoreFactory, Transport, default_core_factory, lifespan_for
 from .subscriptions import ResourceUpdates
@@ -55,6 +56,7 @@ def build_server(
         token_verifier=security.token_verifier if security else None,
         auth=security.auth if security else None,
         log_level=log_level,
+        extensions=[apps_extension()],
     )
     tools.register(server)
     resources.register(server, updates)

@@ -58,5 +58,6 @@ def apps_extension() -> Apps:
     return apps
 
 
-def chart_uris(interaction_id: str, count: int) -> list[str]:
-    return [f"research://{interaction_id}/images/{n}" for n in range(1, count + 1)]
+def charts_meta(interaction_id: str, count: int) -> dict[str, Any]:
+    """The ``_meta`` of a research_status result for the view: the report's charts as resources."""
+    return {CHARTS_META: [f"research://{interaction_id}/images/{n}" for n in range(1, count + 1)]}

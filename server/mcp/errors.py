@@ -1,4 +1,5 @@
-"""Every failure a tool can meet, turned into a ToolError whose text says what happened and what to do next.
+"""Every failure a tool can meet, turned into a ToolError whose text says what happened and what to do next;
+and the same for resource reads (``resource_errors``: ResourceNotFoundError / ResourceError).
 
 Our own errors (``GeminiInteractionsError``) carry a message written for people: it goes out as is.
 A database that cannot be reached or written is an outage, not a bug: it is logged and answered as such.
@@ -10,14 +11,17 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 
-from server.core import GeminiInteractionsError, RateLimited, interaction_context
+from server.core import Forbidden, GeminiInteractionsError, NotFound, RateLimited, interaction_context
 
 log = logging.getLogger("server.mcp")
+
+T = TypeVar("T")
 
 GENERIC_FAILURE = (
     "The server hit an unexpected problem while running {tool} (details are in the server log). "
@@ -62,3 +66,29 @@ def tool_errors(tool: str, interaction_id: str | None = None) -> Iterator[None]:
                 raise ToolError(DATABASE_FAILURE.format(tool=tool)) from None
             log.exception("tool %s failed unexpectedly", tool)
             raise ToolError(GENERIC_FAILURE.format(tool=tool)) from None
+
+
+@contextmanager
+def resource_errors(uri: str, *, missing: str) -> Iterator[None]:
+    """Failures while reading ``uri`` as the errors a host shows; ``missing``: what to say for an unknown id
+    (another owner's id is answered the same way)."""
+    try:
+        yield
+    except (NotFound, Forbidden):
+        raise ResourceNotFoundError(missing) from None
+    except GeminiInteractionsError as exc:
+        raise ResourceError(user_message(exc)) from None
+    except Exception as exc:
+        if not is_database_error(exc):
+            raise
+        log.error("reading %s: the job database failed", uri, exc_info=exc)
+        raise ResourceError(DATABASE_FAILURE.format(tool=uri)) from None
+
+
+def nth(items: Sequence[T], n: str, *, uri_prefix: str, what: str) -> T:
+    """Item ``n`` (counted from 1) of ``items``, or a not-found that says which numbers exist."""
+    number = int(n) if n.isdecimal() else 0
+    if not 1 <= number <= len(items):
+        choices = f"{uri_prefix}1 to {uri_prefix}{len(items)}" if items else "none"
+        raise ResourceNotFoundError(f"{what} has {len(items)} of them; ask for {choices}.")
+    return items[number - 1]

@@ -1,44 +1,52 @@
-"""The ``research://{interaction_id}`` resource (a run's whole report) and who may watch it."""
+"""The resources: a research run's whole report (``research://{interaction_id}``) and its charts
+(``research://{interaction_id}/images/{n}``), a generated image and its thread (``image://…``, ``images.py``),
+and who may watch a report.
 
-import logging
+Every research resource reads the job through ``core.research.get(…, viewer=…)``, the call that decides whose
+job it is: another owner's id answers "not found", like an unknown one.
+"""
+
 from typing import Any
 
 import anyio
 from mcp.server import MCPServer
 from mcp.server.context import ServerRequestContext
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
 
-from server.core import Forbidden, GeminiInteractionsError, NotFound
+from server.core import GeminiInteractionsError, as_png
 
-from .errors import DATABASE_FAILURE, is_database_error
+from . import images
+from .errors import nth, resource_errors
 from .identity import viewer
 from .lifespan import AppState, Ctx
-from .results import RESEARCH_PREFIX, report_markdown
+from .results import RESEARCH_PREFIX, report_markdown, research_uri
 from .subscriptions import ResourceUpdates
 
-log = logging.getLogger("server.mcp")
+
+def no_job(interaction_id: str) -> str:
+    return (
+        f"No research job {interaction_id} here (unknown id, or started by another user). "
+        "See list_research for yours."
+    )
 
 
 async def research_report(interaction_id: str, ctx: Ctx) -> str:
     core = ctx.request_context.lifespan_context.core
-    try:
+    with resource_errors(research_uri(interaction_id), missing=no_job(interaction_id)):
         job = await core.research.get(interaction_id, viewer=viewer())
         report = await anyio.to_thread.run_sync(core.research.read_report, job)
-    except (NotFound, Forbidden):
-        raise ResourceNotFoundError(
-            f"No research job {interaction_id} here (unknown id, or started by another user). "
-            "See list_research for yours."
-        ) from None
-    except GeminiInteractionsError as exc:
-        raise ResourceError(str(exc)) from None
-    except Exception as exc:
-        if not is_database_error(exc):
-            raise
-        log.error("reading %s: the job database failed", interaction_id, exc_info=exc)
-        raise ResourceError(DATABASE_FAILURE.format(tool=f"research://{interaction_id}")) from None
     return report_markdown(job, report)
+
+
+async def research_chart(interaction_id: str, n: str, ctx: Ctx) -> bytes:
+    core = ctx.request_context.lifespan_context.core
+    prefix = f"{research_uri(interaction_id)}/images/"
+    with resource_errors(f"{prefix}{n}", missing=no_job(interaction_id)):
+        job = await core.research.get(interaction_id, viewer=viewer())
+        charts = await core.research.report_images(job)
+    chart = nth(charts, n, uri_prefix=prefix, what=f"The report of research {interaction_id} (charts)")
+    return await anyio.to_thread.run_sync(as_png, chart)
 
 
 async def authorize(ctx: ServerRequestContext[AppState, Any], uri: str) -> None:
@@ -63,4 +71,12 @@ def register(server: MCPServer[AppState], updates: ResourceUpdates) -> None:
         "Subscribe to be notified when the job progresses or finishes.",
         mime_type="text/markdown",
     )(research_report)
+    server.resource(
+        f"{RESEARCH_PREFIX}{{interaction_id}}/images/{{n}}",
+        name="research_chart",
+        title="Deep Research chart",
+        description="Chart n (1, 2, …) of a finished research report, as PNG.",
+        mime_type="image/png",
+    )(research_chart)
+    images.register(server)
     updates.install(server, authorize)

@@ -11,11 +11,8 @@ import pytest
 from mcp import Client
 
 from server.emulator import EmulatorHandle
-
-from .harness import Assets, Missing, build_assets, stdio_apps_client
-
-TEST_KEY = "test-key"
-_HOST_ENV = ("HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "TMPDIR")
+from tests.support.browser import Assets, Missing, build_assets, stdio_apps_client
+from tests.support.env import TEST_KEY, host_env
 
 
 @pytest.fixture(scope="session")
@@ -31,11 +28,11 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> Assets:
 
 @pytest.fixture
 async def apps_client(emulator: EmulatorHandle, tmp_path: Path) -> AsyncIterator[Client]:
-    env = {name: os.environ[name] for name in _HOST_ENV if name in os.environ} | {
-        "GEMINI_API_KEY": TEST_KEY,
-        "GOOGLE_GEMINI_BASE_URL": emulator.url,
-        "GEMINI_INTERACTIONS_DATA_DIR": str(tmp_path / "data"),
-        "GEMINI_INTERACTIONS_POLL_SECONDS": "0.05",
-    }
+    env = host_env(
+        GEMINI_API_KEY=TEST_KEY,
+        GOOGLE_GEMINI_BASE_URL=emulator.url,
+        GEMINI_INTERACTIONS_DATA_DIR=str(tmp_path / "data"),
+        GEMINI_INTERACTIONS_POLL_SECONDS="0.05",
+    )
     async with stdio_apps_client(env, tmp_path / "server.log") as client:
         yield client

@@ -6,31 +6,17 @@ Run them with ``uv run pytest --browser tests/browser`` (``.ci/run`` does); they
 
 from __future__ import annotations
 
-from typing import Any
-
-import anyio
 import pytest
 from mcp import Client
 from playwright.async_api import expect
 
 from server.emulator import EmulatorHandle
-
-from .harness import Assets, view_host
+from tests.support.browser import Assets, view_host
+from tests.support.mcp import start_research, wait_until_finished
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 
 SLOW = 45_000  # ms: generous, for a loaded machine
-TERMINAL = {"completed", "failed", "cancelled", "incomplete", "budget_exceeded", "timed_out"}
-
-
-async def _finished(client: Client, interaction_id: str, timeout: float = 60) -> dict[str, Any]:
-    with anyio.fail_after(timeout):
-        while True:
-            result = await client.call_tool("research_status", {"interaction_id": interaction_id})
-            status = result.structured_content or {}
-            if status.get("status") in TERMINAL:
-                return status
-            await anyio.sleep(0.2)
 
 
 async def test_research_view_shows_progress_then_the_whole_report(
@@ -87,12 +73,10 @@ async def test_research_view_shows_progress_then_the_whole_report(
 
 
 async def test_report_html_runs_nothing(apps_client: Client, assets: Assets) -> None:
-    started = await apps_client.call_tool(
-        "start_research",
-        {"prompt": "Sanitisers [emulator:research_seconds=0.5] [emulator:html] [emulator:report_chars=2000]"},
+    iid = await start_research(
+        apps_client, "Sanitisers [emulator:research_seconds=0.5] [emulator:html] [emulator:report_chars=2000]"
     )
-    iid = started.structured_content["interaction_id"]
-    assert (await _finished(apps_client, iid))["status"] == "completed"
+    assert (await wait_until_finished(apps_client, iid))["status"] == "completed"
     markdown = (await apps_client.read_resource(f"research://{iid}")).contents[0].text
     assert "<script>" in markdown and "onerror=" in markdown  # the report really carries them
 
@@ -114,11 +98,10 @@ async def test_report_html_runs_nothing(apps_client: Client, assets: Assets) -> 
 async def test_a_host_that_relays_no_resource_reads_still_shows_the_whole_report(
     apps_client: Client, assets: Assets
 ) -> None:
-    started = await apps_client.call_tool(
-        "start_research", {"prompt": "Paging [emulator:research_seconds=0.5] [emulator:report_chars=60000]"}
+    iid = await start_research(
+        apps_client, "Paging [emulator:research_seconds=0.5] [emulator:report_chars=60000]"
     )
-    iid = started.structured_content["interaction_id"]
-    assert (await _finished(apps_client, iid))["status"] == "completed"
+    assert (await wait_until_finished(apps_client, iid))["status"] == "completed"
     async with view_host(apps_client, assets) as host:
         frame = (await host.show("research_status", {"interaction_id": iid}, proxies_resources=False)).frame
         await expect(frame.locator("article.report h2").last).to_have_text("Sources", timeout=SLOW)
@@ -140,7 +123,7 @@ async def test_cancel_in_the_view_cancels_upstream(
         await expect(frame.locator(".status")).to_have_text("Cancelled", timeout=SLOW)
         assert host.tool_calls("cancel_research") == [{"interaction_id": iid}]
     assert iid in [record.interaction_id for record in emulator.emulator.stats.cancels]
-    assert (await _finished(apps_client, iid))["status"] == "cancelled"
+    assert (await wait_until_finished(apps_client, iid))["status"] == "cancelled"
 
 
 async def test_image_view_refines_and_shows_earlier_versions(apps_client: Client, assets: Assets) -> None:

@@ -8,32 +8,22 @@ from typing import Any
 
 import anyio
 import pytest
-from mcp import Client, MCPError
+from mcp import MCPError
 from mcp.shared.exceptions import MCPDeprecationWarning
 
-from tests.support.mcp import ResourceUpdates, connect, text_of, updates_until_completed
+from tests.support.mcp import (
+    ResourceUpdates,
+    connect,
+    start_research,
+    text_of,
+    updates_until_completed,
+    wait_until_finished,
+)
 
 pytestmark = pytest.mark.anyio
 
 QUICK = "[emulator:research_seconds=0.3]"
 SLOW = "[emulator:research_seconds=1.5]"
-
-
-async def wait_until_finished(client: Client, interaction_id: str, timeout: float = 20.0) -> dict[str, Any]:
-    with anyio.fail_after(timeout):
-        for _ in range(400):
-            result = await client.call_tool("research_status", {"interaction_id": interaction_id})
-            assert not result.is_error, text_of(result)
-            if result.structured_content["status"] != "in_progress":
-                return dict(result.structured_content)
-            await anyio.sleep(0.05)
-    raise AssertionError(f"research {interaction_id} did not finish")
-
-
-async def start(client: Client, prompt: str) -> str:
-    result = await client.call_tool("start_research", {"prompt": prompt})
-    assert not result.is_error, text_of(result)
-    return str(result.structured_content["interaction_id"])
 
 
 def _read(path: str) -> str:
@@ -94,7 +84,7 @@ async def test_research_runs_in_the_background_and_pages_its_report(server: Any,
 
 async def test_modern_listeners_hear_when_a_job_finishes(server: Any) -> None:
     async with connect(server, "auto") as client:
-        iid = await start(client, f"Quantum sensing {SLOW}")
+        iid = await start_research(client, f"Quantum sensing {SLOW}")
         assert await updates_until_completed(client, iid, timeout=20) >= 1
 
 
@@ -102,7 +92,7 @@ async def test_legacy_subscribers_hear_when_a_job_finishes(server: Any) -> None:
     updates = ResourceUpdates()
     async with connect(server, "legacy", message_handler=updates) as client:
         assert client.server_capabilities.resources and client.server_capabilities.resources.subscribe
-        iid = await start(client, f"Quantum sensing {SLOW}")
+        iid = await start_research(client, f"Quantum sensing {SLOW}")
         uri = f"research://{iid}"
         with pytest.warns(MCPDeprecationWarning):
             await client.subscribe_resource(uri)
@@ -130,10 +120,10 @@ async def test_watching_an_unknown_job_is_refused_in_both_eras(server: Any) -> N
 
 async def test_cancel_and_list_research(server: Any, mode: str) -> None:
     async with connect(server, mode) as client:
-        done = await start(client, f"Finished topic {QUICK}")
+        done = await start_research(client, f"Finished topic {QUICK}")
         await wait_until_finished(client, done)
-        older = await start(client, "Stuck topic one [emulator:stuck]")
-        newer = await start(client, "Stuck topic two [emulator:stuck]")
+        older = await start_research(client, "Stuck topic one [emulator:stuck]")
+        newer = await start_research(client, "Stuck topic two [emulator:stuck]")
 
         everything = await client.call_tool("list_research", {})
         cancelled = await client.call_tool("cancel_research", {"interaction_id": older})
@@ -172,7 +162,7 @@ async def test_unknown_research_ids_are_readable_errors(server: Any, mode: str) 
 
 async def test_a_failed_job_reports_why(server: Any, mode: str) -> None:
     async with connect(server, mode) as client:
-        iid = await start(client, f"Doomed topic [emulator:fail] {QUICK}")
+        iid = await start_research(client, f"Doomed topic [emulator:fail] {QUICK}")
         final = await wait_until_finished(client, iid)
         note = await client.read_resource(f"research://{iid}")
     assert final["status"] == "failed"
@@ -183,7 +173,7 @@ async def test_a_failed_job_reports_why(server: Any, mode: str) -> None:
 
 async def test_continue_thread_from_a_finished_research_job(server: Any, mode: str) -> None:
     async with connect(server, mode) as client:
-        iid = await start(client, f"Solid-state batteries {QUICK}")
+        iid = await start_research(client, f"Solid-state batteries {QUICK}")
         await wait_until_finished(client, iid)
         follow_up = await client.call_tool(
             "continue_thread", {"interaction_id": iid, "prompt": "Summarise the report in one line"}

@@ -80,8 +80,12 @@ async def test_tools_list_describes_every_argument_output_and_hint(server: Any, 
     }
     page = tools["research_status"].input_schema["properties"]["max_chars"]
     assert (page["default"], page["minimum"], page["maximum"]) == (8000, 500, 50000)
-    assert [t.uri_template for t in templates] == ["research://{interaction_id}"]
-    assert templates[0].mime_type == "text/markdown"
+    assert {t.uri_template: t.mime_type for t in templates} == {
+        "research://{interaction_id}": "text/markdown",
+        "research://{interaction_id}/images/{n}": "image/png",
+        "image://{interaction_id}": "application/json",
+        "image://{interaction_id}/{n}": "image/png",
+    }
     (prompt,) = prompts
     assert prompt.name == "competitive_intelligence"
     assert prompt.arguments and prompt.arguments[0].name == "company" and prompt.arguments[0].description

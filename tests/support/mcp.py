@@ -87,3 +87,22 @@ async def updates_until_completed(client: Client, interaction_id: str, timeout: 
                 if (status.structured_content or {}).get("status") == "completed":
                     break
     return updates
+
+
+async def start_research(client: Client, prompt: str) -> str:
+    """Start a research run; its id."""
+    result = await client.call_tool("start_research", {"prompt": prompt})
+    assert not result.is_error, text_of(result)
+    return str(result.structured_content["interaction_id"])
+
+
+async def wait_until_finished(client: Client, interaction_id: str, timeout: float = 20.0) -> dict[str, Any]:
+    """Ask research_status until the run is no longer in progress; its last structured status."""
+    with anyio.fail_after(timeout):
+        for _ in range(400):
+            result = await client.call_tool("research_status", {"interaction_id": interaction_id})
+            assert not result.is_error, text_of(result)
+            if result.structured_content["status"] != "in_progress":
+                return dict(result.structured_content)
+            await anyio.sleep(0.05)
+    raise AssertionError(f"research {interaction_id} did not finish")

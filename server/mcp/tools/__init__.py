@@ -11,6 +11,7 @@ from typing import Any
 
 from mcp.server import MCPServer
 
+from ..apps import ui_meta
 from . import answers, cancel_research, generate_image, list_research, research_status, start_research
 from .spec import ToolSpec
 
@@ -27,4 +28,5 @@ TOOLS: tuple[ToolSpec, ...] = (
 
 def register(server: MCPServer[Any]) -> None:
     for tool in TOOLS:
-        server.add_tool(tool.fn, title=tool.title, annotations=tool.annotations)
+        meta = ui_meta(tool.view) if tool.view else None
+        server.add_tool(tool.fn, title=tool.title, annotations=tool.annotations, meta=meta)

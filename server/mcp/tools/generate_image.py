@@ -10,6 +10,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 
 from server.core import preview
 
+from ..apps import IMAGE_VIEW
 from ..errors import tool_errors
 from ..inputs import AspectRatioArg, ImageModelArg, ImagePrompt, RefineId
 from ..lifespan import Ctx
@@ -60,4 +61,5 @@ TOOL = ToolSpec(
     generate_image,
     title="Generate an image",
     annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True),
+    view=IMAGE_VIEW,
 )

@@ -3,9 +3,11 @@
 from typing import Annotated
 
 import anyio
+from mcp.server.apps import client_supports_apps
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 
+from ..apps import RESEARCH_VIEW, charts_meta
 from ..errors import tool_errors
 from ..identity import viewer
 from ..inputs import MaxChars, Offset, ResearchId
@@ -32,6 +34,8 @@ async def research_status(
     return CallToolResult(
         content=[TextContent(type="text", text=status_text(result))],
         structured_content=result.model_dump(),
+        # For the view only (other clients' results stay as they were): where the report's charts are.
+        _meta=charts_meta(job.interaction_id, len(job.image_paths)) if client_supports_apps(ctx) else None,
     )
 
 
@@ -39,4 +43,5 @@ TOOL = ToolSpec(
     research_status,
     title="Research status and report",
     annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+    view=RESEARCH_VIEW,
 )

@@ -16,3 +16,4 @@ class ToolSpec:
     fn: Callable[..., Any]
     title: str
     annotations: ToolAnnotations
+    view: str | None = None  # the ui:// view that shows its results in hosts that show apps (apps.py)

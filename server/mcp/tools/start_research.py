@@ -2,6 +2,7 @@
 
 from mcp.types import ToolAnnotations
 
+from ..apps import RESEARCH_VIEW
 from ..errors import tool_errors
 from ..identity import viewer
 from ..inputs import AgentArg, ResearchBrief
@@ -33,4 +34,5 @@ TOOL = ToolSpec(
     start_research,
     title="Start Deep Research",
     annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True),
+    view=RESEARCH_VIEW,
 )

@@ -1,4 +1,4 @@
-"""An MCP Apps host in headless Chromium, for the browser tests and ``scripts/screenshots.py``.
+"""An MCP Apps host in headless Chromium, for the browser tests (``tests/browser``) and ``scripts/screenshots.py``.
 
 The page is ``apps/test-host`` (the ext-apps ``AppBridge``, built by ``apps/build.mjs``). It frames our view in a
 sandboxed iframe and relays every request the view makes (``tools/call``, ``resources/read``) to
@@ -21,12 +21,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mcp import Client, StdioServerParameters
+from mcp.client.extension import ClientExtension, advertise
+from mcp.client.stdio import stdio_client
+from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
+
+from .env import REPO
+from .mcp import server_command
+
 if TYPE_CHECKING:
-    from mcp import Client
     from mcp.types import CallToolResult
     from playwright.async_api import FrameLocator, Page
 
-REPO = Path(__file__).resolve().parents[2]
 APPS = REPO / "apps"
 SHIPPED_VIEW = REPO / "server" / "mcp" / "views" / "app.html"
 BUILD_SECONDS = 120
@@ -156,25 +162,18 @@ class ViewHost:
         return await self.page.evaluate("window.testHost.log.pwned")
 
 
-def apps_extensions() -> list[Any]:
+def apps_extensions() -> list[ClientExtension]:
     """What an MCP Apps host advertises when it connects: the extension, with the view MIME type it can show."""
-    from mcp.client.extension import advertise
-    from mcp.server.apps import APP_MIME_TYPE, EXTENSION_ID
-
     return [advertise(EXTENSION_ID, {"mimeTypes": [APP_MIME_TYPE]})]
 
 
 @asynccontextmanager
 async def stdio_apps_client(env: dict[str, str], errlog: Path) -> AsyncIterator[Client]:
     """Our server as a subprocess over stdio (``python -m server``), connected as an MCP Apps host connects."""
-    import sys
-
-    from mcp import Client, StdioServerParameters
-    from mcp.client.stdio import stdio_client
-
-    params = StdioServerParameters(command=sys.executable, args=["-m", "server"], env=env, cwd=str(REPO))
+    command, *args = server_command()
+    params = StdioServerParameters(command=command, args=args, env=env, cwd=str(REPO))
     with errlog.open("w") as err:
-        async with Client(stdio_client(params, errlog=err), extensions=apps_extensions()) as client:  # type: ignore[arg-type]
+        async with Client(stdio_client(params, errlog=err), extensions=apps_extensions()) as client:
             yield client
 
 
