@@ -28,17 +28,17 @@ def image_uri(interaction_id: str, n: int | None = None) -> str:
     return f"{IMAGE_PREFIX}{interaction_id}" + (f"/{n}" if n is not None else "")
 
 
-async def _interaction(interaction_id: str, n: str | None, ctx: Ctx) -> "Answer":
+async def _interaction(interaction_id: str, uri: str, ctx: Ctx) -> "Answer":
     missing = (
         f"Gemini has no interaction {interaction_id}: the id is wrong, or older than Gemini keeps interactions "
         "(55 days on a paid key, 1 day on the free tier)."
     )
-    with resource_errors(image_uri(interaction_id, int(n) if n and n.isdecimal() else None), missing=missing):
+    with resource_errors(uri, missing=missing):
         return await ctx.request_context.lifespan_context.core.image_interaction(interaction_id)
 
 
 async def image_version(interaction_id: str, ctx: Ctx) -> str:
-    answer = await _interaction(interaction_id, None, ctx)
+    answer = await _interaction(interaction_id, image_uri(interaction_id), ctx)
     return json.dumps(
         {
             "interaction_id": answer.interaction_id or interaction_id,
@@ -52,7 +52,7 @@ async def image_version(interaction_id: str, ctx: Ctx) -> str:
 
 
 async def image_file(interaction_id: str, n: str, ctx: Ctx) -> bytes:
-    answer = await _interaction(interaction_id, n, ctx)
+    answer = await _interaction(interaction_id, f"{image_uri(interaction_id)}/{n}", ctx)
     image = nth(
         answer.images,
         n,
