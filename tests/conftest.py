@@ -16,24 +16,29 @@ from server.emulator import EmulatorConfig, EmulatorHandle, Faults, run_emulator
 
 pytest_plugins = ["tests.support.pg_fixtures"]  # pg_server, pg_url: one PostgreSQL for the whole session
 
+# Suites a plain `uv run pytest` leaves out, each run with its own option (`.ci/run` passes them all) or by naming
+# its marker in -m (`uv run pytest -m packaging`).
+OPT_IN = {
+    "browser": "the MCP App view in headless Chromium (needs chromium and node)",
+    "packaging": "what users install: the wheel, the Claude Desktop bundle, the README's commands (npm, a minute or two)",
+}
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--browser",
-        action="store_true",
-        help="also run the tests marked browser: the MCP App view in headless Chromium (needs chromium and "
-        "node; .ci/run passes it)",
-    )
+    for marker, what in OPT_IN.items():
+        parser.addoption(f"--{marker}", action="store_true", help=f"also run the tests marked {marker}: {what}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Browser tests run with --browser (or -m naming them), so that `uv run pytest` needs no browser."""
-    if config.getoption("--browser") or "browser" in (config.option.markexpr or ""):
-        return
-    browser = [item for item in items if item.get_closest_marker("browser")]
-    if browser:
-        config.hook.pytest_deselected(items=browser)
-        items[:] = [item for item in items if not item.get_closest_marker("browser")]
+    named = config.option.markexpr or ""
+    left_out = {
+        marker for marker in OPT_IN if not config.getoption(f"--{marker}") and marker not in named
+    }
+    deselected = [item for item in items if any(item.get_closest_marker(m) for m in left_out)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        gone = set(deselected)
+        items[:] = [item for item in items if item not in gone]
 
 
 @pytest.fixture

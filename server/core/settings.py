@@ -23,7 +23,11 @@ def _default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GEMINI_INTERACTIONS_", extra="ignore")
+    # An empty variable is an unset one: hosts pass "" for optional fields the user left blank (Claude Desktop's
+    # bundles, `${VAR:-}` in Compose), and "" must mean "the default", not an invalid value.
+    model_config = SettingsConfigDict(
+        env_prefix="GEMINI_INTERACTIONS_", extra="ignore", env_ignore_empty=True
+    )
 
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: str | None = None
