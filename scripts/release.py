@@ -165,7 +165,7 @@ def agreement_problems(root: Path, entry: dict[str, Any]) -> list[str]:
     for label, url in meta.get("urls", {}).items():
         if not url.startswith(repository):
             problems.append(f"pyproject [project.urls] {label} = {url!r} is not under {repository!r}")
-    pypi = next((p for p in entry.get("packages", []) if p.get("registryType") == "pypi"), {})
+    pypi: dict[str, Any] = next((p for p in entry.get("packages", []) if p.get("registryType") == "pypi"), {})
     entry_env = {v["name"] for v in pypi.get("environmentVariables", [])}
     manifest_env = set(manifest.get("server", {}).get("mcp_config", {}).get("env", {}))
     if entry_env != manifest_env:

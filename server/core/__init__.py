@@ -10,7 +10,8 @@ keeps this list honest; the import contract in ``pyproject.toml`` keeps the fron
 Inside: ``core.py`` (the object the front doors hold), ``gateway.py`` (the one module that imports google.genai),
 ``research/`` (Deep Research runs: leases, watching, reports, events), ``store/`` (SQLAlchemy: SQLite or
 PostgreSQL), ``domain.py``, ``errors.py``, ``settings.py``, ``limits.py``, ``attachments.py``, ``images.py``,
-``logs.py`` and ``runner.py`` (what every command shares: logging, settings, ``--emulator``, signals, uvicorn).
+``logs.py``, ``runner.py`` (what every command shares: logging, settings, ``--emulator``, signals, uvicorn) and
+``version.py`` (the version ``--version`` and the MCP server report).
 
 The store's names are loaded on first use: importing SQLAlchemy must not hold up an MCP server's first answer.
 """
@@ -70,6 +71,7 @@ from .runner import (
     watch_signals,
 )
 from .settings import Settings, load_settings
+from .version import package_version
 
 if _TYPE_CHECKING:
     from .store import Delivery, PendingStart, Store
@@ -132,6 +134,7 @@ __all__ = [
     "known_problem",
     "load_files",
     "load_settings",
+    "package_version",
     "preview",
     "serve_http",
     "until_signal",

@@ -32,6 +32,7 @@ import anyio
 
 from .errors import ConfigurationError, GeminiInteractionsError
 from .logs import LOG_FORMATS, JsonFormatter, add_secret, configure_logging, log_format_from_env
+from .version import VersionAction
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -63,6 +64,7 @@ class Runner:
     def parser(self, description: str, *, log_level: str = "INFO") -> argparse.ArgumentParser:
         """An argument parser with the options every command has."""
         parser = argparse.ArgumentParser(prog=self.prog, description=description)
+        parser.add_argument("--version", action=VersionAction)
         if self._emulator is not None:
             parser.add_argument(
                 "--emulator",

@@ -14,7 +14,7 @@ from typing import Literal
 
 from mcp.server import MCPServer
 
-from server.core import Settings
+from server.core import Settings, package_version
 
 from . import prompts, resources, routes, tools
 from .apps import apps_extension
@@ -48,6 +48,7 @@ def build_server(
     updates = ResourceUpdates()
     server: MCPServer[AppState] = MCPServer(
         SERVER_NAME,
+        version=package_version(),
         instructions=INSTRUCTIONS,
         lifespan=lifespan_for(
             settings, transport=transport, core_factory=core_factory, publish=updates.publish

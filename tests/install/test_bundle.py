@@ -60,7 +60,7 @@ async def test_unpacked_bundle_starts_as_claude_desktop_starts_it(bundle: Path, 
     offered = await start_and_list(
         uv(), args, env=isolated_env(home) | env, cwd=tmp_path, errlog=tmp_path / "server.log"
     )
-    assert offered.server_name == data["name"]
+    assert (offered.server_name, offered.server_version) == (data["name"], data["version"])
     assert offered.tools == {tool["name"] for tool in data["tools"]}
     assert set(offered.prompts) == {prompt["name"] for prompt in data["prompts"]}
     assert (home / "data" / "gemini-interactions" / "gemini-interactions.sqlite3").exists()

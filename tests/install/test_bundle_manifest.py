@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from server.core.settings import Settings
+from server.core import Settings
 
 from .kit import REPO, TEST_KEY, as_claude_desktop, isolated_env, manifest, start_and_list
 
@@ -66,7 +66,7 @@ async def test_manifest_lists_what_the_server_offers_and_its_defaults_start_it(t
             p["name"]: {a: f"${{arguments.{a}}}" for a in p["arguments"]} for p in data["prompts"]
         },
     )
-    assert offered.server_name == data["name"]
+    assert (offered.server_name, offered.server_version) == (data["name"], data["version"])
     assert offered.tools == {tool["name"] for tool in data["tools"]}
     assert offered.prompts == {prompt["name"]: prompt["arguments"] for prompt in data["prompts"]}
     for prompt in data["prompts"]:

@@ -34,9 +34,9 @@ def test_wheel_metadata_is_complete(dists: Dists) -> None:
     assert meta["License-Expression"] == "Apache-2.0"
     assert meta.get_all("License-File") == ["LICENSE"]
     assert f"{DIST_INFO}/licenses/LICENSE" in zipfile.ZipFile(dists.wheel).namelist()
-    urls = dict(url.split(", ", 1) for url in meta.get_all("Project-URL"))
-    assert {"Homepage", "Source", "Issues", "Documentation"} <= set(urls)
-    classifiers = meta.get_all("Classifier")
+    labels = {url.split(", ", 1)[0] for url in meta.get_all("Project-URL") or []}
+    assert {"Homepage", "Source", "Issues", "Documentation"} <= labels
+    classifiers = meta.get_all("Classifier") or []
     assert "Programming Language :: Python :: 3.11" in classifiers and len(classifiers) >= 5
     assert len(meta["Keywords"].split(",")) >= 5 and meta["Summary"] and meta["Requires-Python"]
     # PyPI's page is the README, which carries the registry's ownership marker (scripts/release.py checks it).
@@ -97,8 +97,10 @@ async def test_installed_commands_start_outside_the_repository(venv: Path, tmp_p
         [venv / "bin" / "python", "-c", "import server; print(server.__file__)"], cwd=tmp_path, env=env
     )
     assert where.stdout.startswith(str(venv))
-    for script in ("gemini-interactions-slack", "gemini-interactions-emulator", "gemini-interactions"):
+    for script in PROJECT["scripts"]:
         run([venv / "bin" / script, "--help"], cwd=tmp_path, env=env, timeout=60)
+        printed = run([venv / "bin" / script, "--version"], cwd=tmp_path, env=env, timeout=60).stdout
+        assert printed.split()[-1] == PROJECT["version"]
 
     offered = await start_and_list(
         str(venv / "bin" / "gemini-interactions-mcp"),
@@ -109,6 +111,7 @@ async def test_installed_commands_start_outside_the_repository(venv: Path, tmp_p
         ask=True,
     )
     assert offered.tools == {tool["name"] for tool in manifest()["tools"]}
+    assert offered.server_version == PROJECT["version"]
     assert offered.answer
 
 
