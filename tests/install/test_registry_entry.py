@@ -39,6 +39,19 @@ def entry(root: Path = REPO) -> dict[str, Any]:
     return json.loads((root / "server.json").read_text(encoding="utf-8"))
 
 
+def unfill(root: Path) -> None:
+    """The state before the first release, whatever the repository's is now."""
+    result = release(
+        root,
+        "configure",
+        "--namespace",
+        "io.github.OWNER",
+        "--repository",
+        "https://github.com/OWNER/gemini-interactions",
+    )
+    assert result.returncode == 0, result.stderr
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """The files the release script reads, copied so a test may change them."""
@@ -119,7 +132,7 @@ def test_the_readme_marker_must_name_the_server_exactly(project: Path) -> None:
 
 
 def test_release_check_refuses_the_unfilled_namespace_until_configured(project: Path) -> None:
-    assert "io.github.OWNER/" in entry()["name"] + "/", "the namespace is filled: this test has served"
+    unfill(project)
     refused = release(project, "check", "--release")
     assert refused.returncode == 1 and "configure" in refused.stderr
 
@@ -217,6 +230,7 @@ def test_server_json_at_release_refuses_a_bundle_of_another_version(project: Pat
 
 
 def test_server_json_at_release_refuses_the_unfilled_namespace(project: Path, tmp_path: Path) -> None:
+    unfill(project)
     version = entry(project)["version"]
     bundle = fake_bundle(tmp_path / f"gemini-interactions-{version}.mcpb", version)
     result = release(project, "server-json", str(bundle), "--out", str(tmp_path / "o.json"))
