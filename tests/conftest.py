@@ -26,14 +26,14 @@ OPT_IN = {
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     for marker, what in OPT_IN.items():
-        parser.addoption(f"--{marker}", action="store_true", help=f"also run the tests marked {marker}: {what}")
+        parser.addoption(
+            f"--{marker}", action="store_true", help=f"also run the tests marked {marker}: {what}"
+        )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     named = config.option.markexpr or ""
-    left_out = {
-        marker for marker in OPT_IN if not config.getoption(f"--{marker}") and marker not in named
-    }
+    left_out = {marker for marker in OPT_IN if not config.getoption(f"--{marker}") and marker not in named}
     deselected = [item for item in items if any(item.get_closest_marker(m) for m in left_out)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
