@@ -39,7 +39,10 @@ What the models answer (see ``content.py`` for the exact lines of a text answer)
 * agents (Deep Research; ``background=true`` required): ``in_progress`` at once, then over
   ``research_seconds`` thought summaries and search steps, then a long markdown report with
   ``url_citation`` annotations (and a chart image between two text items with
-  ``agent_config.visualization="auto"``), then ``completed``.
+  ``agent_config.visualization="auto"``), then ``completed``. With ``agent_config.collaborative_planning``
+  the agent proposes a plan instead (``plans.py``): the interaction ends ``completed`` with the plan as its
+  last step's text; a turn continuing it (``previous_interaction_id``) with planning on refines the plan, with
+  planning off runs the research on the first brief, quoting the user's replies in a "Scope agreed" section.
 
 Streams: ``event: <type>\\ndata: <json>\\n\\n`` with ``event_id`` ``evt_000001``…; ``interaction.created``,
 ``interaction.status_update``, ``step.start``/``step.delta``/``step.stop``, ``interaction.completed`` (also
@@ -50,21 +53,23 @@ that long, like the real service's 10-minute cut.
 
 Prompt directives (anywhere in the prompt text, for subprocess tests):
 
-=====================================  ==========================================================================
-``[emulator:research_seconds=5]``      this research job takes 5 s
-``[emulator:research_steps=2]``        and emits 2 thought/search rounds
-``[emulator:report_chars=3000]``       report length
-``[emulator:chart]``                   add a chart image to the report
-``[emulator:html]``                    put raw HTML in the report: an ``<img onerror>``, a ``<script>``, a ``javascript:`` link
-``[emulator:text_delay=2]``            a text answer takes 2 s (``image_delay`` for images)
-``[emulator:stuck]``                   the job stays ``in_progress`` until cancelled
-``[emulator:fail]``                    a research job ends ``failed`` after its first round
-``[emulator:hops=3]``                  a text answer arrives in 3 continuation hops
-``[emulator:start_status=queued]``     a research job is ``queued`` for its first pause
-``[emulator:status=idle]``             after its first round, another status (any string) for a pause
-``[emulator:requires_action]``         after its first round, the job stops at ``requires_action``
-``[emulator:chart_uri]``               the report's chart comes by ``uri`` (``=http://host:port`` elsewhere)
-=====================================  ==========================================================================
+==========================================  ==========================================================================
+``[emulator:research_seconds=5]``           this research job takes 5 s
+``[emulator:research_steps=2]``             and emits 2 thought/search rounds
+``[emulator:report_chars=3000]``            report length
+``[emulator:chart]``                        add a chart image to the report
+``[emulator:html]``                         put raw HTML in the report: an ``<img onerror>``, a ``<script>``, a ``javascript:`` link
+``[emulator:text_delay=2]``                 a text answer takes 2 s (``image_delay`` for images)
+``[emulator:stuck]``                        the job stays ``in_progress`` until cancelled
+``[emulator:fail]``                         a research job ends ``failed`` after its first round
+``[emulator:hops=3]``                       a text answer arrives in 3 continuation hops
+``[emulator:start_status=queued]``          a research job is ``queued`` for its first pause
+``[emulator:status=idle]``                  after its first round, another status (any string) for a pause
+``[emulator:requires_action]``              after its first round, the job stops at ``requires_action``
+``[emulator:chart_uri]``                    the report's chart comes by ``uri`` (``=http://host:port`` elsewhere)
+``[emulator:plan_seconds=2]``               a planning turn takes 2 s
+``[emulator:plan_status=requires_action]``  a planning turn ends ``requires_action`` instead of ``completed``
+==========================================  ==========================================================================
 
 Faults (see ``faults.py``): in-process ``emu.faults.rate_limit(2, kind="create")``,
 ``server_error(503)``, ``delay(s)``, ``hang()``, ``malformed_json()``, ``reset_connection()``,

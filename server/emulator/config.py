@@ -16,6 +16,8 @@ class EmulatorConfig:
     """How many thought + search rounds a research job emits before its report."""
     report_chars: int = 12000
     """Approximate length of a research report (it is at least this long)."""
+    plan_seconds: float = 0.5
+    """How long a Deep Research job with ``collaborative_planning`` takes to propose its plan."""
     research_visualization: bool = False
     """Add a chart image to reports when ``agent_config.visualization`` is not given ("auto" always adds one)."""
     text_delay_seconds: float = 0.0

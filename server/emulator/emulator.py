@@ -95,6 +95,7 @@ class Emulator:
             pending = hops.check_resume(req, self._continuations.get(req.continuation_token))
         history: list[dict[str, Any]] = []
         seed = None
+        previous = None
         if req.previous_interaction_id:
             previous = self._store.get(req.previous_interaction_id)
             if previous is None:
@@ -114,6 +115,7 @@ class Emulator:
             image_seed=seed,
             sparse_event_ids=self.config.sparse_event_ids,
             continuation=pending,
+            after_plan=previous if previous is not None and previous.planned and req.is_agent else None,
         )
         it.base_url = base_url.rstrip("/")
         it.announce()

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from . import content, hops
+from . import content, hops, plans
 from .images import image_dimensions, render_chart, render_image, seed_for
 from .report import build_report
 from .stats import CompletionRecord
@@ -152,17 +152,20 @@ async def run_image(emu: Emulator, it: Interaction) -> None:
 
 
 async def run_research(emu: Emulator, it: Interaction) -> None:
-    req, cfg = it.req, emu.config
-    seconds = req.directive_float("research_seconds", cfg.research_seconds)
-    steps = max(1, int(req.directive_float("research_steps", cfg.research_steps)))
-    chars = max(500, int(req.directive_float("report_chars", cfg.report_chars)))
-    stuck = "stuck" in req.directives or emu.faults.take_stuck()
+    if plans.wants_plan(it):
+        await plans.propose(it, plan_seconds=emu.config.plan_seconds)
+        return
+    req, cfg, directives = it.req, emu.config, it.directives
+    seconds = _directive_float(it, "research_seconds", cfg.research_seconds)
+    steps = max(1, int(_directive_float(it, "research_steps", cfg.research_steps)))
+    chars = max(500, int(_directive_float(it, "report_chars", cfg.report_chars)))
+    stuck = "stuck" in directives or emu.faults.take_stuck()
     summaries = req.agent_config.get("thinking_summaries") != "none"
-    topic = content.clean_prompt(req.prompt)[:80] or "the requested topic"
+    topic = content.clean_prompt(it.brief)[:80] or "the requested topic"
     pause = seconds / (steps + 1)
     thought_chars = 0
-    if "start_status" in req.directives:  # e.g. queued: the run waits for capacity before it starts
-        it.set_status(req.directives["start_status"] or "queued")
+    if "start_status" in directives:  # e.g. queued: the run waits for capacity before it starts
+        it.set_status(directives["start_status"] or "queued")
         await _sleep(pause)
         it.set_status("in_progress")
     for number, (summary, query) in enumerate(content.research_thoughts(topic, steps)):
@@ -185,15 +188,15 @@ async def run_research(emu: Emulator, it: Interaction) -> None:
                 "result": [{"search_suggestions": f'<div class="emulator-search">{query}</div>'}],
             }
         )
-        if stuck and "status" not in req.directives:
+        if stuck and "status" not in directives:
             await emu.wait_forever()
-        if number == 0 and "fail" in req.directives:
+        if number == 0 and "fail" in directives:
             raise _JobFailed("The research agent could not complete this task (emulator:fail).")
-        if number == 0 and "requires_action" in req.directives:  # waits for a result or answer from us
+        if number == 0 and "requires_action" in directives:  # waits for a result or answer from us
             it.final_status = "requires_action"
             return
-        if number == 0 and "status" in req.directives:  # another status for a while (idle, or a future one)
-            it.set_status(req.directives["status"] or "idle")
+        if number == 0 and "status" in directives:  # another status for a while (idle, or a future one)
+            it.set_status(directives["status"] or "idle")
             if stuck:
                 await emu.wait_forever()
             await _sleep(pause)
@@ -203,10 +206,12 @@ async def run_research(emu: Emulator, it: Interaction) -> None:
     with_chart = (
         visual == "auto"
         or (visual is None and cfg.research_visualization)
-        or "chart" in req.directives
-        or "chart_uri" in req.directives
+        or "chart" in directives
+        or "chart_uri" in directives
     )
-    report = build_report(req.prompt, chars, split_for_image=with_chart, raw_html="html" in req.directives)
+    report = build_report(
+        it.brief, chars, split_for_image=with_chart, raw_html="html" in directives, scope=it.replies
+    )
     index = it.start_step({"type": "model_output", "content": []})
     chunk = max(1, cfg.report_chunk_chars)
     images = 0
@@ -216,11 +221,11 @@ async def run_research(emu: Emulator, it: Interaction) -> None:
             chart = await asyncio.to_thread(
                 render_chart, f"Figure 1: {topic}", [rng.uniform(1, 10) for _ in range(6)]
             )
-            chart_uri = "chart_uri" in req.directives
+            chart_uri = "chart_uri" in directives
             it.delta(
                 index,
                 emu.image_item(
-                    it, chart, "image/png", "uri" if chart_uri else None, host=req.directives.get("chart_uri")
+                    it, chart, "image/png", "uri" if chart_uri else None, host=directives.get("chart_uri")
                 ),
             )
             images += 1
@@ -258,6 +263,13 @@ def _input_chars(it: Interaction) -> int:
     for step in it.history:
         total += sum(len(c.get("text", "")) for c in step.get("content", []) if c.get("type") == "text")
     return total
+
+
+def _directive_float(it: Interaction, name: str, default: float) -> float:
+    try:
+        return float(it.directives[name])
+    except (KeyError, ValueError):
+        return default
 
 
 async def _sleep(seconds: float) -> None:

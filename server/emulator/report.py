@@ -104,8 +104,14 @@ HOSTILE_HTML = (
 
 
 def build_report(
-    prompt: str, target_chars: int, *, split_for_image: bool = False, raw_html: bool = False
+    prompt: str,
+    target_chars: int,
+    *,
+    split_for_image: bool = False,
+    raw_html: bool = False,
+    scope: list[str] | None = None,
 ) -> Report:
+    """``scope``: what the user answered to the agent's plan (collaborative planning), quoted in the report."""
     topic = _topic(prompt)
     rng = random.Random(hashlib.sha256(topic.encode()).hexdigest())
     slug = re.sub(r"[^a-z0-9]+", "-", topic.lower()).strip("-")[:40] or "topic"
@@ -128,6 +134,10 @@ def build_report(
     title = f"{topic}: a research report"
     w.add(f"# {title}\n\n")
     w.add("*Simulated by the Gemini Interactions emulator; sources point at example.com.*\n\n")
+    agreed = [" ".join(line.split()) for line in scope or () if line.strip()]
+    if agreed:
+        w.add("## Scope agreed with you\n\n")
+        w.add("".join(f"> {line[:500]}\n" for line in agreed) + "\n")
     w.add("## Executive summary\n\n")
     _paragraph(w, rng, topic, "the overall picture", 4)
     if raw_html:

@@ -45,6 +45,7 @@ class Interaction:
         image_seed: ImageSeed | None,
         sparse_event_ids: bool = False,
         continuation: Continuation | None = None,
+        after_plan: Interaction | None = None,
     ) -> None:
         self.id = interaction_id
         self.req = req
@@ -67,6 +68,13 @@ class Interaction:
         self.continuation = continuation  # what this hop continues (None: a fresh answer)
         self.continuation_token: str | None = None  # set when this hop stops at the decode limit
         self.final_status = "completed"  # what a run that returns normally ends as
+        # Collaborative planning (plans.py): a turn that continues a plan keeps its brief, the user's replies
+        # since, and the brief's directives; ``planned`` marks a turn that proposed a plan.
+        self.planned = False
+        self.brief: str = after_plan.brief if after_plan is not None else req.prompt
+        self.replies: list[str] = [*after_plan.replies, req.prompt] if after_plan is not None else []
+        inherited = after_plan.directives if after_plan is not None else {}
+        self.directives: dict[str, str] = {**inherited, **req.directives}
         self._sparse = sparse_event_ids
         self._changed = asyncio.Event()
         self._done = asyncio.Event()
