@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 from .attachments import MAX_FILE_BYTES, MAX_FILES, MAX_TEXT_BYTES, MAX_TOTAL_BYTES, from_bytes, load_files
 from .core import Core, ImageResult, Research
 from .domain import (
+    AWAITING_APPROVAL,
     TERMINAL_STATUSES,
     Answer,
     Attachment,
@@ -40,6 +41,7 @@ from .errors import (
     GeminiInteractionsError,
     InteractionExpired,
     InvalidInput,
+    NotAwaitingApproval,
     NotFound,
     RateLimited,
     ResearchNotFound,
@@ -79,6 +81,7 @@ if _TYPE_CHECKING:
 _STORE_NAMES = frozenset({"Delivery", "PendingStart", "Store"})
 
 __all__ = [
+    "AWAITING_APPROVAL",
     "DEFAULT_IMAGE_MODEL",
     "DEFAULT_MODEL",
     "DEFAULT_RESEARCH_AGENT",
@@ -106,6 +109,7 @@ __all__ = [
     "InteractionExpired",
     "InvalidInput",
     "JobEvent",
+    "NotAwaitingApproval",
     "NotFound",
     "Origin",
     "PendingStart",

@@ -54,11 +54,28 @@ class Research:
         return self._core.research_service or await self._core.ready()
 
     async def start(
-        self, prompt: str, *, agent: str | None = None, origin: Origin, destinations: Sequence[str] = ()
+        self,
+        prompt: str,
+        *,
+        agent: str | None = None,
+        origin: Origin,
+        destinations: Sequence[str] = (),
+        plan_first: bool = False,
     ) -> ResearchJob:
-        """Start a run; its report is to reach each of ``destinations`` (a front door's own format)."""
+        """Start a run; its report is to reach each of ``destinations`` (a front door's own format).
+
+        ``plan_first``: the agent proposes a plan first; the job awaits ``approve`` (status
+        ``awaiting_approval``, the plan in ``job.plan``)."""
         service = await self._service()
-        return await service.start(prompt, agent=agent, origin=origin, destinations=destinations)
+        return await service.start(
+            prompt, agent=agent, origin=origin, destinations=destinations, plan_first=plan_first
+        )
+
+    async def approve(
+        self, interaction_id: str, *, viewer: Origin, changes: str | None = None
+    ) -> ResearchJob:
+        """Run a plan awaiting approval, as planned or with ``changes`` (only its starter may)."""
+        return await (await self._service()).approve(interaction_id, viewer=viewer, changes=changes)
 
     async def get(self, interaction_id: str, *, viewer: Origin) -> ResearchJob:
         return await (await self._service()).get(interaction_id, viewer=viewer)
@@ -201,8 +218,19 @@ class Core:
             tools=list(dict.fromkeys(tools)),
             response_schema=response_schema,
             attachments=attachments,
-            previous_interaction_id=(previous_interaction_id or "").strip() or None,
+            previous_interaction_id=await self._thread_of((previous_interaction_id or "").strip() or None),
         )
+
+    async def _thread_of(self, previous: str | None) -> str | None:
+        """A planned research job's id continues from its run (which holds the report), not from its plan."""
+        if previous is None:
+            return None
+        try:
+            service = self._research or await self.ready()
+            return await service.thread_id(previous)
+        except Exception:  # the store is down: a plain continuation from the id given still works
+            log.warning("could not look up %s in the job store; continuing from it as given", previous)
+            return previous
 
     async def generate_image(
         self,

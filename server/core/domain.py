@@ -8,27 +8,44 @@ from datetime import datetime
 from typing import Literal
 
 ResearchStatus = Literal[
-    "in_progress", "completed", "failed", "cancelled", "incomplete", "budget_exceeded", "timed_out"
+    "in_progress",
+    "completed",
+    "failed",
+    "cancelled",
+    "incomplete",
+    "budget_exceeded",
+    "timed_out",
+    "awaiting_approval",
+    "start_unknown",
 ]
 TERMINAL_STATUSES: frozenset[str] = frozenset(
-    {"completed", "failed", "cancelled", "incomplete", "budget_exceeded", "timed_out"}
+    {"completed", "failed", "cancelled", "incomplete", "budget_exceeded", "timed_out", "start_unknown"}
 )
+# A planned job whose plan waits for the user (approve or cancel it); nobody watches it meanwhile.
+AWAITING_APPROVAL = "awaiting_approval"
 # Upstream statuses a research watcher keeps waiting on (within its deadline).
 WAITING_STATUSES: frozenset[str] = frozenset({"in_progress", "queued", "idle", "requires_continuation"})
 # The interaction waits for something from us: a function result (we offer no function tools) or, with
 # collaborative planning, the user's answer to a plan.
 ACTION_STATUSES: frozenset[str] = frozenset({"requires_action"})
+# How a planning turn (collaborative planning) ends with its plan: Google's Deep Research guide polls it until
+# ``completed`` and reads the plan from the last step; the SDK also lists ``requires_action`` for an interaction
+# waiting on the user. Either one means: the plan is ready.
+PLAN_READY_STATUSES: frozenset[str] = frozenset({"completed", "requires_action"})
 
-Disposition = Literal["terminal", "waiting", "action", "unknown"]
+Disposition = Literal["terminal", "waiting", "action", "plan", "unknown"]
 
 
-def disposition(status: str) -> Disposition:
+def disposition(status: str, *, planning: bool = False) -> Disposition:
     """What a research watcher does with an upstream status: the one place that decides it.
 
-    ``terminal``: finalize the job. ``waiting``: keep waiting. ``action``: the run waits for us; we end it with
-    a clear message (a plan awaiting the user will be handled here). ``unknown``: a status newer than this
-    code: log it and keep waiting until the deadline.
+    ``terminal``: finalize the job. ``waiting``: keep waiting. ``plan``: a planning turn (``planning``: the job
+    asked for a plan first and has not run yet) ended with its plan: the job awaits the user's approval.
+    ``action``: the run waits for something we cannot give (a function result); we end it with a clear
+    message. ``unknown``: a status newer than this code: log it and keep waiting until the deadline.
     """
+    if planning and status in PLAN_READY_STATUSES:
+        return "plan"
     if status in TERMINAL_STATUSES:
         return "terminal"
     if status in WAITING_STATUSES:
@@ -170,6 +187,13 @@ class Origin:
 
 @dataclass(slots=True)
 class ResearchJob:
+    """A Deep Research run as we keep it. ``interaction_id`` is the id it was started with, for good.
+
+    A planned job (``plan_first``) starts as a planning turn under that id; once the agent has proposed its
+    ``plan`` the job is ``awaiting_approval``; ``approved_at`` marks the user's approval (with their ``changes``,
+    if any), and ``run_id`` is the interaction that runs the approved plan. Either id names the job.
+    """
+
     interaction_id: str
     prompt: str
     agent: str
@@ -183,7 +207,26 @@ class ResearchJob:
     report_path: str | None = None
     error: str | None = None
     image_paths: list[str] = field(default_factory=list)
+    plan_first: bool = False
+    plan: str | None = None
+    approved_at: datetime | None = None
+    changes: str | None = None
+    run_id: str | None = None
 
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def awaiting_approval(self) -> bool:
+        return self.status == AWAITING_APPROVAL
+
+    @property
+    def planning(self) -> bool:
+        """A planned job whose planning turn is what runs upstream (not yet approved)."""
+        return self.plan_first and self.approved_at is None
+
+    @property
+    def upstream_id(self) -> str:
+        """The interaction that works for this job now: the approved run, else the one it started with."""
+        return self.run_id or self.interaction_id

@@ -8,6 +8,7 @@ GeminiInteractionsError
  │   └─ ResearchNotFound        a research job id not in our store
  ├─ Forbidden                   a job that belongs to someone else
  ├─ ConflictError               a record that already exists (recording the same research run twice)
+ │   └─ NotAwaitingApproval     approving a plan that is not waiting for it (.status, .approved)
  └─ UpstreamError               Gemini answered with an error or not at all (.status_code, .reason)
      ├─ AuthenticationFailed    the API key: not valid, refused (unrestricted/standard key), restricted
      ├─ AccessDenied            403 not about the key: this project may not use that model or agent
@@ -60,6 +61,16 @@ class Forbidden(GeminiInteractionsError):
 
 class ConflictError(GeminiInteractionsError):
     pass
+
+
+class NotAwaitingApproval(ConflictError):
+    """Approving a research plan that is not waiting for approval: still being drafted, already approved (its run
+    started, perhaps by a second click), cancelled or ended. ``status`` and ``approved`` say which."""
+
+    def __init__(self, message: str, *, status: str, approved: bool) -> None:
+        super().__init__(message)
+        self.status = status
+        self.approved = approved
 
 
 class UpstreamError(GeminiInteractionsError):

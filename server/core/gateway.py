@@ -169,21 +169,41 @@ class Gateway:
 
     # -- background research -----------------------------------------------------------------------------
 
-    async def start_research(self, prompt: str, *, agent: str, agent_from_argument: bool = False) -> Answer:
-        """One create, never retried: a retry after a dropped connection could start a second billed run."""
+    async def start_research(
+        self, prompt: str, *, agent: str, agent_from_argument: bool = False, plan_first: bool = False
+    ) -> Answer:
+        """One create, never retried: a retry after a dropped connection could start a second billed run.
+
+        ``plan_first``: collaborative planning: the agent proposes a plan and stops (see ``run_plan``).
+        """
+        return await self._create_research(
+            {"input": prompt, "agent_config": _research_config(planning=True if plan_first else None)},
+            Call("research", agent, agent_from_argument),
+        )
+
+    async def run_plan(self, plan_id: str, reply: str, *, agent: str) -> Answer:
+        """Run the plan that interaction ``plan_id`` proposed: a new interaction continuing it, planning off, whose
+        input approves the plan (with the user's changes, if ``reply`` has any). Never retried, like a start."""
+        body = {
+            "input": reply,
+            "previous_interaction_id": plan_id,
+            "agent_config": _research_config(planning=False),
+        }
+        return await self._create_research(body, Call("research", agent, False, plan_id))
+
+    async def _create_research(self, body: dict[str, Any], call: Call) -> Answer:
         api = self._interactions()
         try:
             interaction = await json_body(
                 api.with_raw_response.create(
-                    agent=agent,
-                    input=prompt,
+                    agent=call.model,
                     background=True,
-                    agent_config={"type": "deep-research", "thinking_summaries": "auto"},
                     timeout=self._settings.research_create_timeout_seconds,
+                    **body,
                 )
             )
         except Exception as exc:
-            raise self.translate(exc, Call("research", agent, agent_from_argument)) from None
+            raise self.translate(exc, call) from None
         return to_answer(interaction)
 
     async def get(self, interaction_id: str, *, timeout: float = 30.0, with_images: bool = False) -> Answer:
@@ -287,6 +307,15 @@ class Gateway:
         """An SDK exception as our error, with a message that says what to do next and carries no secret."""
         key = self._settings.resolved_api_key()
         return translate(exc, call or Call(), secrets=(key,) if key else ())
+
+
+def _research_config(*, planning: bool | None) -> dict[str, Any]:
+    """Deep Research's ``agent_config``. Google's Deep Research guide ("Collaborative planning"): the planning
+    flag is read on every turn, and a turn with it off approves the plan and runs the research."""
+    config: dict[str, Any] = {"type": "deep-research", "thinking_summaries": "auto"}
+    if planning is not None:
+        config["collaborative_planning"] = planning
+    return config
 
 
 def _httpx() -> Any:

@@ -21,12 +21,13 @@ log = logging.getLogger("server.core.research")
 
 EVENTS_CHANNEL = "gemini_research_events"
 
-EventKind = Literal["started", "progress", "finished"]
+EventKind = Literal["started", "progress", "plan", "approved", "finished"]
 
 
 @dataclass(frozen=True, slots=True)
 class JobEvent:
-    """Published for every job change, across processes. kind: 'started', 'progress' or 'finished'."""
+    """Published for every job change, across processes. kind: 'started', 'progress', 'plan' (a planned job's
+    plan awaits the user), 'approved' (its run started) or 'finished'."""
 
     kind: str
     job: ResearchJob

@@ -137,7 +137,11 @@ class LeaseKeeper:
 
     def _spawn(self, job: ResearchJob, claimed_at: float) -> None:
         """Watch ``job`` until its lease (taken at ``claimed_at``, loop time) runs out unless renewed."""
-        if self._tg is None or job.interaction_id in self._watchers:
+        if (
+            self._tg is None
+            or job.interaction_id in self._watchers
+            or job.interaction_id in self._watcher.starting
+        ):
             return
         scope = anyio.CancelScope(deadline=self._lease_end(claimed_at))
         self._watchers[job.interaction_id] = scope

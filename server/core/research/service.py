@@ -3,6 +3,11 @@
 A run is recorded in the store the moment Gemini has started it, with the opaque ``destinations`` its report
 must reach (a front door's own format, e.g. a Slack thread); this process then takes its lease and watches it
 (``leases.py``, ``watch.py``) until it ends. Never lose one.
+
+Plan first (``plan_first``): Gemini's collaborative planning. The job starts as a planning turn; once the agent
+has proposed its plan the job is ``awaiting_approval`` and nobody watches it. ``approve`` moves it back to
+``in_progress`` in one conditional update (of two approvals at once, one wins), then starts the run that
+continues the plan and records that run's id on the job, which keeps the id it was started with.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("server.core.research")
 
+RUN_AS_PLANNED = "Plan looks good! Run the research as planned."
+RUN_WITH_CHANGES = "Run the research with these changes to the plan:\n\n{changes}"
+PLAN_CANCELLED = "Cancelled before its plan ran; nothing was researched."
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -43,6 +52,22 @@ def elapsed_seconds(job: ResearchJob) -> float:
         return 0.0
     end = job.finished_at or _now()
     return max(0.0, (end - job.created_at).total_seconds())
+
+
+def not_awaiting(job: ResearchJob) -> errors.NotAwaitingApproval:
+    """Why the plan of ``job`` cannot be approved now, said for people."""
+    name = f"Research run {job.interaction_id}"
+    if not job.plan_first:
+        message = f"{name} was not started with a plan to approve; it runs on its own."
+    elif job.status == "in_progress" and job.approved_at is None:
+        message = f"The plan of {name.lower()} is still being drafted; check its status again in a minute."
+    elif job.status == "in_progress":
+        message = f"{name} already runs its approved plan; follow it with its status."
+    elif job.status == "cancelled":
+        message = f"{name} was cancelled, so its plan can no longer run. Start a new run."
+    else:
+        message = f"{name} already ended ({job.status}); its plan can no longer run."
+    return errors.NotAwaitingApproval(message, status=job.status, approved=job.approved_at is not None)
 
 
 def can_view(job: ResearchJob, viewer: Origin) -> bool:
@@ -70,18 +95,36 @@ class ResearchService:
         await self._leases.run(task_status=task_status)
 
     async def start(
-        self, prompt: str, *, agent: str | None = None, origin: Origin, destinations: Sequence[str] = ()
+        self,
+        prompt: str,
+        *,
+        agent: str | None = None,
+        origin: Origin,
+        destinations: Sequence[str] = (),
+        plan_first: bool = False,
     ) -> ResearchJob:
-        """Start a run on Gemini and record it; its report is to reach each of ``destinations`` (opaque here)."""
+        """Start a run on Gemini and record it; its report is to reach each of ``destinations`` (opaque here).
+
+        ``plan_first``: the agent proposes a plan first; the job then awaits ``approve`` (or ``cancel``)."""
         prompt = check_prompt(prompt, what="research prompt", hint="say what to research")
         chosen = (agent or "").strip()
         agent = chosen or self._settings.research_agent
-        created = await self._gateway.start_research(prompt, agent=agent, agent_from_argument=bool(chosen))
+        created = await self._gateway.start_research(
+            prompt, agent=agent, agent_from_argument=bool(chosen), plan_first=plan_first
+        )
         with interaction_context(created.interaction_id):
-            return await self._record(created.interaction_id, prompt, agent, origin, list(destinations))
+            return await self._record(
+                created.interaction_id, prompt, agent, origin, list(destinations), plan_first
+            )
 
     async def _record(
-        self, interaction_id: str, prompt: str, agent: str, origin: Origin, destinations: list[str]
+        self,
+        interaction_id: str,
+        prompt: str,
+        agent: str,
+        origin: Origin,
+        destinations: list[str],
+        plan_first: bool,
     ) -> ResearchJob:
         """Store a run Gemini has just started, and watch it; cancel it upstream if it cannot be stored."""
         job = ResearchJob(
@@ -91,6 +134,7 @@ class ResearchService:
             origin=origin,
             status="in_progress",
             created_at=_now(),
+            plan_first=plan_first,
         )
         try:
             await self._store.create_job(job, destinations=destinations)
@@ -106,11 +150,76 @@ class ResearchService:
             ) from None
         await self._leases.claim(job)
         await publish(self._store, "started", job.interaction_id)
-        log.info("research %s started (agent %s)", job.interaction_id, agent)
+        log.info(
+            "research %s started (agent %s%s)",
+            job.interaction_id,
+            agent,
+            ", plan first" if plan_first else "",
+        )
         return job
 
+    async def approve(
+        self, interaction_id: str, *, viewer: Origin, changes: str | None = None
+    ) -> ResearchJob:
+        """Run a plan awaiting approval, as planned or with ``changes``; only its starter may. Raises
+        ``NotAwaitingApproval`` when the plan is not waiting (not ready yet, already approved, cancelled)."""
+        job = await self.get(interaction_id, viewer=viewer)
+        with interaction_context(job.interaction_id):
+            return await self._approve(job, viewer, changes)
+
+    async def _approve(self, job: ResearchJob, viewer: Origin, changes: str | None) -> ResearchJob:
+        if job.origin.owner != viewer.owner:
+            raise errors.Forbidden("Only the person who started this research run can approve its plan.")
+        wanted = (
+            check_prompt(changes, what="changes", hint="say what to change in the plan")
+            if changes and changes.strip()
+            else None
+        )
+        job_id = job.interaction_id
+        approved = await self._store.approve_job(
+            job_id, self.replica_id, self._settings.lease_seconds, changes=wanted
+        )
+        if approved is None:
+            raise not_awaiting(await self._store.get_job(job_id) or job)
+        self._watcher.starting.add(job_id)
+        try:
+            try:
+                reply = RUN_WITH_CHANGES.format(changes=wanted) if wanted else RUN_AS_PLANNED
+                run = await self._gateway.run_plan(job_id, reply, agent=job.agent)
+            except errors.GeminiInteractionsError:
+                # Gemini answered with an error (or not at all, as for a failed start): the plan waits again.
+                if await self._store.reopen_plan(job_id):
+                    await publish(self._store, "plan", job_id)
+                raise
+            if not await self._store.set_run(job_id, run.interaction_id):
+                log.info("research %s was cancelled while its run started; cancelling the run", job_id)
+                with anyio.CancelScope(shield=True):
+                    try:
+                        await self._gateway.cancel(run.interaction_id)
+                    except errors.GeminiInteractionsError as exc:
+                        log.warning("could not cancel run %s upstream: %s", run.interaction_id, exc)
+                return await self._store.get_job(job_id) or approved
+        finally:
+            self._watcher.starting.discard(job_id)
+        running = await self._store.get_job(job_id) or approved
+        await self._leases.claim(running)
+        await publish(self._store, "approved", job_id)
+        log.info(
+            "research %s: plan approved%s; run %s",
+            job_id,
+            " with changes" if wanted else "",
+            run.interaction_id,
+        )
+        return running
+
+    async def thread_id(self, interaction_id: str) -> str:
+        """Where a follow-up on ``interaction_id`` continues from: a planned job's run (it holds the report),
+        else the id itself."""
+        job = await self._store.get_job(interaction_id)
+        return job.run_id if job is not None and job.run_id else interaction_id
+
     async def get(self, interaction_id: str, *, viewer: Origin) -> ResearchJob:
-        job = await self._store.get_job(interaction_id.strip())
+        job = await self._store.find_job(interaction_id.strip())
         if job is None or not can_view(job, viewer):
             raise errors.ResearchNotFound(
                 f"No research run {interaction_id!r} is known here. Check the id (your runs are listed by "
@@ -128,13 +237,25 @@ class ResearchService:
             raise errors.Forbidden("Only the person who started this research run can cancel it.")
         if job.terminal:
             return job
+        job_id = job.interaction_id
+        if job.plan_first and job.run_id is None:  # drafting a plan, awaiting approval, or starting its run
+            if job.planning and not job.awaiting_approval:
+                try:
+                    await self._gateway.cancel(job_id)
+                except (errors.UpstreamRejected, errors.NotFound):
+                    pass  # the planning turn already ended
+            if await self._store.finish_job(job_id, "cancelled", error=PLAN_CANCELLED):
+                log.info("research %s finished: cancelled before its plan ran", job_id)
+                await publish(self._store, "finished", job_id)
+            self._leases.stop_watching(job_id)
+            return await self._store.get_job(job_id) or job
         try:
-            await self._gateway.cancel(job.interaction_id)
+            await self._gateway.cancel(job.upstream_id)
         except (errors.UpstreamRejected, errors.NotFound):
             pass  # no longer running upstream: the final fetch below tells what it became
-        await self._watcher.finalize(job.interaction_id, fallback_status="cancelled")
-        self._leases.stop_watching(job.interaction_id)
-        return await self._store.get_job(job.interaction_id) or job
+        await self._watcher.finalize(job_id, fallback_status="cancelled", upstream_id=job.upstream_id)
+        self._leases.stop_watching(job_id)
+        return await self._store.get_job(job_id) or job
 
     def read_report(self, job: ResearchJob) -> str:
         """The report: this replica's copy in the data dir, else the database's (another replica finished it).

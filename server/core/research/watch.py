@@ -40,8 +40,15 @@ STATUS_HELP = {
     "incomplete": "The run stopped before finishing; the partial report (if any) is kept. Try a narrower topic.",
     "budget_exceeded": "The run hit its budget before finishing. Try a narrower topic.",
     "requires_action": "The research run stopped to wait for an action this server cannot take (a function "
-    "result, or an answer to a plan), so it was ended. Start a new run.",
+    "result), so it was ended. Start a new run.",
 }
+
+
+NO_PLAN = "The research agent answered without a plan. Start again, or start without planning first."
+START_LOST = (
+    "Starting the approved run was cut short by a restart before Gemini's answer was recorded, so whether it "
+    "runs (and is billed) is unknown. If no report arrives, start the research again."
+)
 
 
 def _now() -> datetime:
@@ -67,35 +74,46 @@ class RunWatcher:
         self._reports = reports
         # Jobs being marked finished here: their leases are no longer renewed, and that is no reason to stop.
         self.finishing: set[str] = set()
+        # Approved plans whose run this process is starting: no watcher until the run's id is recorded.
+        self.starting: set[str] = set()
 
     async def watch(self, job: ResearchJob) -> None:
-        """Follow ``job`` until it is terminal (here or in another process), or its deadline passes."""
+        """Follow ``job`` until it is terminal (here or in another process), its plan awaits the user, or its
+        deadline passes. A planned job is followed through its planning turn, then (once approved) its run."""
         settings = self._settings
         job_id = job.interaction_id
-        created = job.created_at or _now()
+        current = await self._store.get_job(job_id)
+        if current is None or current.terminal or current.awaiting_approval:
+            return
+        if current.approved_at is not None and current.run_id is None:
+            if job_id not in self.starting:  # whoever approved it died before Gemini's answer was recorded
+                await self._start_lost(job_id)
+            return
+        upstream, planning = current.upstream_id, current.planning
+        created = (current.approved_at if current.run_id else current.created_at) or _now()
         deadline = (
             anyio.current_time() + settings.research_deadline_seconds - (_now() - created).total_seconds()
         )
-        state = _Progress(last_event_id=job.last_event_id, saved_event_id=job.last_event_id)
+        state = _Progress(last_event_id=current.last_event_id, saved_event_id=current.last_event_id)
         stream_failures = 0
         poll_failures = 0
         while True:
             current = await self._store.get_job(job_id)
-            if current is None or current.terminal:
+            if current is None or current.terminal or current.awaiting_approval:
                 return
             if anyio.current_time() >= deadline:
-                await self._time_out(job_id)
+                await self._time_out(job_id, upstream)
                 return
             if stream_failures < STREAM_GIVE_UP_AFTER:
                 with anyio.move_on_after(max(0.0, deadline - anyio.current_time())):
-                    outcome = await self._follow_stream(job_id, state)
+                    outcome = await self._follow_stream(job_id, upstream, state)
                     if outcome == "completed":
-                        if await self.finalize(job_id):
+                        if await self._settle(current):
                             return
                     stream_failures = 0 if outcome == "ended_after_events" else stream_failures + 1
             try:
                 answer = await self._gateway.get(
-                    job_id, timeout=min(30.0, settings.request_timeout_seconds), with_images=True
+                    upstream, timeout=min(30.0, settings.request_timeout_seconds), with_images=True
                 )
                 poll_failures = 0
             except errors.NotFound:
@@ -116,30 +134,65 @@ class RunWatcher:
                 log.warning("polling %s failed (%s); next try in %.1f s", job_id, exc, wait)
                 await anyio.sleep(min(wait, max(0.0, deadline - anyio.current_time())))
                 continue
-            match disposition(answer.status):
-                case "terminal":
-                    await self.finalize(job_id, answer=answer)
-                    return
-                case "action":  # the run waits for us (a function result we cannot give): end it, say why
-                    await self.finalize(job_id, answer=answer, fallback_status="failed")
-                    return
-                case "unknown":
-                    if answer.status not in state.unknown_statuses:
-                        state.unknown_statuses.add(answer.status)
-                        log.warning(
-                            "research %s reports status %r, unknown to this version; waiting for it to end",
-                            job_id,
-                            answer.status,
-                        )
+            if disposition(answer.status, planning=planning) == "unknown":
+                if answer.status not in state.unknown_statuses:
+                    state.unknown_statuses.add(answer.status)
+                    log.warning(
+                        "research %s reports status %r, unknown to this version; waiting for it to end",
+                        job_id,
+                        answer.status,
+                    )
+            elif await self._settle(current, answer):
+                return
             if stream_failures >= STREAM_GIVE_UP_AFTER:
                 await anyio.sleep(settings.poll_seconds)
 
-    async def _follow_stream(self, job_id: str, state: _Progress) -> str:
+    async def _settle(self, job: ResearchJob, answer: Answer | None = None) -> bool:
+        """Act on where the upstream interaction stands (fetched when ``answer`` is None); True once the job is
+        terminal or its plan awaits the user, False to keep watching."""
+        if answer is None:
+            answer = await self._fetch(job.upstream_id)
+            if answer is None:
+                return False
+        match disposition(answer.status, planning=job.planning):
+            case "plan":
+                await self._plan_ready(job.interaction_id, answer)
+                return True
+            case "terminal":
+                return await self.finalize(job.interaction_id, answer=answer, upstream_id=job.upstream_id)
+            case "action":  # the run waits for us (a function result we cannot give): end it, say why
+                return await self.finalize(
+                    job.interaction_id, answer=answer, fallback_status="failed", upstream_id=job.upstream_id
+                )
+        return False
+
+    async def _plan_ready(self, job_id: str, answer: Answer) -> None:
+        plan = answer.text.strip()
+        if not plan:
+            if await self._store.finish_job(job_id, "failed", error=NO_PLAN):
+                log.warning("research %s: the agent proposed no plan", job_id)
+                await publish(self._store, "finished", job_id)
+            return
+        self.finishing.add(job_id)  # the lease is dropped with the write: no reason to stop before telling
+        try:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(FINISH_SECONDS):
+                if await self._store.plan_ready(job_id, plan):
+                    log.info("research %s: the plan awaits approval", job_id)
+                    await publish(self._store, "plan", job_id)
+        finally:
+            self.finishing.discard(job_id)
+
+    async def _start_lost(self, job_id: str) -> None:
+        if await self._store.finish_job(job_id, "start_unknown", error=START_LOST):
+            log.warning("research %s: the start of its approved run was cut short", job_id)
+            await publish(self._store, "finished", job_id)
+
+    async def _follow_stream(self, job_id: str, upstream: str, state: _Progress) -> str:
         """Returns 'completed', 'ended_after_events' (cut after progress) or 'failed'."""
         saw_events = False
         try:
             async for update in self._gateway.stream(
-                job_id,
+                upstream,
                 last_event_id=state.last_event_id,
                 read_timeout=self._settings.stream_read_timeout_seconds,
             ):
@@ -167,6 +220,18 @@ class RunWatcher:
         await self._save_progress(job_id, state, force=True)
         return "ended_after_events" if saw_events else "failed"
 
+    async def _fetch(self, upstream_id: str) -> Answer | None:
+        """The interaction as it is now, in a few tries; None when Gemini could not be read."""
+        for attempt in range(4):
+            try:
+                return await self._gateway.get(
+                    upstream_id, timeout=min(30.0, self._settings.request_timeout_seconds), with_images=True
+                )
+            except errors.UpstreamError as exc:
+                log.warning("fetching %s failed (%s), attempt %d", upstream_id, exc, attempt + 1)
+                await anyio.sleep(min(10.0, self._settings.poll_seconds * 2**attempt))
+        return None
+
     async def _save_progress(self, job_id: str, state: _Progress, *, force: bool = False) -> None:
         now = anyio.current_time()
         progress_changed = state.progress != state.saved_progress
@@ -187,11 +252,11 @@ class RunWatcher:
             state.published_at = now
             await publish(self._store, "progress", job_id)
 
-    async def _time_out(self, job_id: str) -> None:
+    async def _time_out(self, job_id: str, upstream: str) -> None:
         minutes = self._settings.research_deadline_seconds / 60
         log.warning("research %s passed its deadline; cancelling upstream", job_id)
         try:
-            await self._gateway.cancel(job_id)
+            await self._gateway.cancel(upstream)
         except errors.GeminiInteractionsError as exc:
             log.warning("cancelling %s upstream failed: %s", job_id, exc)
         if await self._store.finish_job(
@@ -204,19 +269,17 @@ class RunWatcher:
             await publish(self._store, "finished", job_id)
 
     async def finalize(
-        self, job_id: str, *, answer: Answer | None = None, fallback_status: str | None = None
+        self,
+        job_id: str,
+        *,
+        answer: Answer | None = None,
+        fallback_status: str | None = None,
+        upstream_id: str | None = None,
     ) -> bool:
-        """Fetch the final interaction once, save report and images, mark the job terminal. True when done."""
+        """Fetch the final interaction once (``upstream_id``: a planned job's run), save report and images, mark
+        the job terminal. True when done."""
         if answer is None or answer.status not in TERMINAL_STATUSES:
-            for attempt in range(4):
-                try:
-                    answer = await self._gateway.get(
-                        job_id, timeout=min(30.0, self._settings.request_timeout_seconds), with_images=True
-                    )
-                    break
-                except errors.UpstreamError as exc:
-                    log.warning("final fetch of %s failed (%s), attempt %d", job_id, exc, attempt + 1)
-                    await anyio.sleep(min(10.0, self._settings.poll_seconds * 2**attempt))
+            answer = await self._fetch(upstream_id or job_id) or answer
         if answer is None:
             if fallback_status is None:
                 return False

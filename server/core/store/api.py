@@ -13,13 +13,14 @@ from .engine import Dialect, create_engine, dialect_of
 from .jobs import JobsMixin
 from .migrations import apply_migrations
 from .notify import Hub, NotifyMixin, PgListener
+from .plans import PlansMixin
 from .slack import SlackMixin
 
 log = logging.getLogger(__name__)
 
 
-class Store(JobsMixin, DeliveriesMixin, SlackMixin, NotifyMixin):
-    """Jobs, deliveries, Slack thread memory, event dedupe, leases and notifications.
+class Store(JobsMixin, PlansMixin, DeliveriesMixin, SlackMixin, NotifyMixin):
+    """Jobs, planned jobs' approvals, deliveries, Slack thread memory, event dedupe, leases and notifications.
 
     ``sqlite+aiosqlite:///path`` (one process; the directory is created) or ``postgresql+asyncpg://…`` (any
     number of replicas). Open with ``await Store.open(url)``; ``await store.close()`` when done.

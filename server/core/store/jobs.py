@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..domain import TERMINAL_STATUSES, GeneratedImage, Origin, ResearchJob
+from ..domain import AWAITING_APPROVAL, TERMINAL_STATUSES, GeneratedImage, Origin, ResearchJob
 from ..errors import ConflictError, ResearchNotFound
 from .base import TERMINAL, StoreBase
 from .deliveries import new_delivery
@@ -36,7 +36,7 @@ UPDATABLE_FIELDS: frozenset[str] = frozenset(
 )
 
 
-def _to_job(row: Row[Any]) -> ResearchJob:
+def to_job(row: Row[Any]) -> ResearchJob:
     m = row._mapping
     return ResearchJob(
         interaction_id=m["interaction_id"],
@@ -59,11 +59,21 @@ def _to_job(row: Row[Any]) -> ResearchJob:
         report_path=m["report_path"],
         error=m["error"],
         image_paths=list(m["image_paths"] or []),
+        plan_first=bool(m["plan_first"]),
+        plan=m["plan"],
+        approved_at=m["approved_at"],
+        changes=m["changes"],
+        run_id=m["run_id"],
     )
 
 
 def _unfinished() -> ColumnElement[bool]:
     return jobs.c.status.not_in(TERMINAL)
+
+
+def watchable() -> ColumnElement[bool]:
+    """Unfinished and working upstream: a plan awaiting the user has nothing to watch."""
+    return jobs.c.status.not_in((*TERMINAL, AWAITING_APPROVAL))
 
 
 def _lease_free(now: datetime) -> ColumnElement[bool]:
@@ -97,6 +107,11 @@ class JobsMixin(StoreBase):
             "report_path": job.report_path,
             "image_paths": list(job.image_paths),
             "error": job.error,
+            "plan_first": job.plan_first,
+            "plan": job.plan,
+            "approved_at": job.approved_at,
+            "changes": job.changes,
+            "run_id": job.run_id,
         }
         try:
             async with self._begin() as conn:
@@ -111,7 +126,14 @@ class JobsMixin(StoreBase):
     async def get_job(self, interaction_id: str) -> ResearchJob | None:
         async with self._connect() as conn:
             row = (await conn.execute(select(jobs).where(jobs.c.interaction_id == interaction_id))).first()
-        return _to_job(row) if row else None
+        return to_job(row) if row else None
+
+    async def find_job(self, any_id: str) -> ResearchJob | None:
+        """The job started as ``any_id``, or whose approved run is ``any_id`` (a planned job has both)."""
+        query = select(jobs).where(or_(jobs.c.interaction_id == any_id, jobs.c.run_id == any_id))
+        async with self._connect() as conn:
+            row = (await conn.execute(query.order_by(jobs.c.created_at).limit(1))).first()
+        return to_job(row) if row else None
 
     async def list_jobs(
         self,
@@ -136,7 +158,7 @@ class JobsMixin(StoreBase):
             query = query.where(jobs.c.status.in_(list(status)))
         query = query.order_by(jobs.c.created_at.desc(), jobs.c.interaction_id.desc()).limit(limit)
         async with self._connect() as conn:
-            return [_to_job(row) for row in await conn.execute(query)]
+            return [to_job(row) for row in await conn.execute(query)]
 
     async def update_job(self, interaction_id: str, **fields: Any) -> ResearchJob:
         """Set some of ``UPDATABLE_FIELDS`` (and ``updated_at``); return the job as stored now."""
@@ -155,7 +177,7 @@ class JobsMixin(StoreBase):
             row = (await conn.execute(stmt)).first()
         if row is None:
             raise ResearchNotFound(f"No research job {interaction_id!r} is stored here; check the id.")
-        return _to_job(row)
+        return to_job(row)
 
     async def finish_job(
         self,
@@ -231,7 +253,7 @@ class JobsMixin(StoreBase):
     async def unfinished_jobs(self) -> list[ResearchJob]:
         query = select(jobs).where(_unfinished()).order_by(jobs.c.created_at, jobs.c.interaction_id)
         async with self._connect() as conn:
-            return [_to_job(row) for row in await conn.execute(query)]
+            return [to_job(row) for row in await conn.execute(query)]
 
     # -- leases ---------------------------------------------------------------------------------------------
 
@@ -244,7 +266,7 @@ class JobsMixin(StoreBase):
         start-up, when any other holder is a previous run of this very process.
         """
         now = utcnow()
-        claimable = _unfinished() if steal_all else and_(_unfinished(), _lease_free(now))
+        claimable = watchable() if steal_all else and_(watchable(), _lease_free(now))
         pick = (
             select(jobs.c.interaction_id).where(claimable).order_by(jobs.c.created_at, jobs.c.interaction_id)
         )
@@ -257,7 +279,7 @@ class JobsMixin(StoreBase):
             .returning(*jobs.c)
         )
         async with self._begin() as conn:
-            claimed = [_to_job(row) for row in await conn.execute(stmt)]
+            claimed = [to_job(row) for row in await conn.execute(stmt)]
         claimed.sort(key=lambda job: (job.created_at or now, job.interaction_id))
         return claimed
 
@@ -268,7 +290,7 @@ class JobsMixin(StoreBase):
             update(jobs)
             .where(
                 jobs.c.interaction_id == interaction_id,
-                _unfinished(),
+                watchable(),
                 or_(_lease_free(now), jobs.c.lease_owner == owner),
             )
             .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
@@ -281,7 +303,7 @@ class JobsMixin(StoreBase):
         """Extend every lease ``owner`` still holds on an unfinished job; return those job ids."""
         stmt = (
             update(jobs)
-            .where(jobs.c.lease_owner == owner, _unfinished())
+            .where(jobs.c.lease_owner == owner, watchable())
             .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
             .returning(jobs.c.interaction_id)
         )

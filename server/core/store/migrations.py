@@ -12,9 +12,11 @@ On SQLite the transaction starts with ``BEGIN IMMEDIATE``, which holds the datab
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Connection,
     DateTime,
@@ -27,6 +29,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     func,
     insert,
     select,
@@ -154,7 +157,39 @@ def m004_slack_pending_starts(conn: Connection) -> None:
     ).create(conn)
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_reports, m003_report_images, m004_slack_pending_starts]
+def _add_column(conn: Connection, table: str, column: Column[Any]) -> None:
+    """``ALTER TABLE … ADD COLUMN`` with the column's type as this engine spells it (same on both engines)."""
+    ddl = f"ALTER TABLE {table} ADD COLUMN {column.name} {column.type.compile(dialect=conn.dialect)}"
+    if column.server_default is not None:
+        default = column.server_default.arg  # type: ignore[attr-defined]  # a DefaultClause here
+        ddl += f" DEFAULT {default.compile(dialect=conn.dialect)}"
+    if not column.nullable:
+        ddl += " NOT NULL"
+    conn.exec_driver_sql(ddl)
+
+
+def m007_research_plans(conn: Connection) -> None:
+    """Plan-first research: the proposed plan, the user's approval (and changes) and the run it started."""
+    ts = DateTime(timezone=True)
+    for column in (
+        Column("plan_first", Boolean, nullable=False, server_default=false()),
+        Column("plan", Text),
+        Column("approved_at", ts),
+        Column("changes", Text),
+        Column("run_id", String),
+    ):
+        _add_column(conn, "jobs", column)
+    jobs = Table("jobs", MetaData(), Column("run_id", String))
+    Index("ix_jobs_run_id", jobs.c.run_id, unique=True).create(conn)
+
+
+MIGRATIONS: list[Migration] = [
+    m001_initial,
+    m002_reports,
+    m003_report_images,
+    m004_slack_pending_starts,
+    m007_research_plans,
+]
 
 
 def _apply_pending(conn: Connection) -> list[str]:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.engine import Dialect
 
@@ -80,6 +82,12 @@ jobs = Table(
     Column("error", Text),
     Column("lease_owner", String),
     Column("lease_expires_at", UTCDateTime),
+    # Plan-first research (m007): the plan proposed, the approval and its changes, the run it started.
+    Column("plan_first", Boolean, nullable=False, server_default=false()),
+    Column("plan", Text),
+    Column("approved_at", UTCDateTime),
+    Column("changes", Text),
+    Column("run_id", String, unique=True),
 )
 
 deliveries = Table(
