@@ -49,6 +49,15 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigurationError(f"{name} must be true or false, got {raw!r}.")
+
+
 @dataclass(frozen=True, slots=True)
 class SlackConfig:
     bot_token: str
@@ -61,6 +70,7 @@ class SlackConfig:
     sweep_seconds: float = 30.0  # how often to look for report deliveries that are due
     max_turns: int = 8  # answers / images / research starts prepared at once by this process; the rest queue
     retry_base_seconds: float = 2.0  # first backoff of a failed report delivery (doubles each attempt)
+    research_plan_first: bool = False  # SLACK_RESEARCH_PLAN_FIRST: /gemini research proposes a plan first
     crash_after_post: bool = False
 
     @property
@@ -96,5 +106,6 @@ class SlackConfig:
             progress_seconds=_seconds(env, "GEMINI_INTERACTIONS_SLACK_PROGRESS_SECONDS", 10.0),
             sweep_seconds=_seconds(env, "GEMINI_INTERACTIONS_SLACK_SWEEP_SECONDS", 30.0),
             max_turns=_count(env, "GEMINI_INTERACTIONS_SLACK_MAX_TURNS", 8),
+            research_plan_first=_flag(env, "SLACK_RESEARCH_PLAN_FIRST"),
             crash_after_post=env.get(TEST_HOOKS_ENV) == "1" and env.get(CRASH_AFTER_POST_ENV) == "1",
         )

@@ -174,8 +174,8 @@ class ReportDelivery:
             )
             return False
         if job.status == "completed":
-            # Replies in the thread now continue from the research run itself.
-            await store.set_thread(*where, job.interaction_id)
+            # Replies in the thread now continue from the research run itself (a planned job's run).
+            await store.set_thread(*where, job.upstream_id)
         self._tasks.spawn(self._on_delivering(job_id), name=f"final edit {job_id}")
         attempt = Attempt(progress=dict(claim.progress))
         try:

@@ -12,6 +12,7 @@ from typing import Any
 from server.core import ResearchJob, elapsed_seconds
 
 from .markdown import SUMMARY_CHARS, TEXT_LIMIT, first_paragraphs, truncate
+from .plan_view import plan_blocks
 
 SECTION_LIMIT = 2_900  # a section block's text (Slack: 3,000)
 PROGRESS_CHARS = 1_200
@@ -22,6 +23,8 @@ REPORT_EVENT_TYPE = "gemini_research_report"
 
 STATUS_LABELS = {
     "in_progress": ":hourglass_flowing_sand: in progress",
+    "awaiting_approval": ":clipboard: plan awaiting approval",
+    "start_unknown": ":grey_question: start unknown",
     "completed": ":white_check_mark: completed",
     "failed": ":x: failed",
     "cancelled": ":no_entry_sign: cancelled",
@@ -36,11 +39,13 @@ NEXT_STEPS = {
     "incomplete": "The partial report (if any) is attached. Try again with a narrower topic.",
     "budget_exceeded": "The partial report (if any) is attached. Try again with a narrower topic.",
     "timed_out": "The run took too long and was cancelled. Try again with a narrower topic.",
+    "start_unknown": "If no report arrives, start the research again.",
 }
 
 HELP_TEXT = """*Gemini in Slack*
 • `/gemini <question>`: ask; the answer goes in a thread, and replies in that thread continue the conversation.
-• `/gemini research <topic>`: start a Deep Research run (minutes); the report is posted in the thread.
+• `/gemini research <topic>`: start a Deep Research run (minutes); the report is posted in the thread. \
+`/gemini research --plan <topic>` shows the agent's plan first: *Run it*, *Change…* or *Cancel* it.
 • `/gemini image <prompt>`: draw an image and post it in a thread.
 • `/gemini status [id]`: your recent research runs, or one run in detail.
 • `/gemini cancel <id>`: cancel a research run you started.
@@ -81,24 +86,38 @@ def research_pending_message(user_id: str, topic: str) -> dict[str, Any]:
 
 
 def research_message(job: ResearchJob) -> dict[str, Any]:
-    """The 'research started' message, kept up to date with status and the latest progress."""
+    """The 'research started' message, kept up to date with status and the latest progress.
+
+    A planned run shows its plan with Run it / Change… / Cancel while the plan awaits approval.
+    """
     user = job.origin.owner
     who = f"<@{user}> started research" if user else "Research"
     lines = [
         f":mag: {who}: *{topic_line(job.prompt)}*",
         f"{status_label(job.status)} · {elapsed_label(elapsed_seconds(job))} · ID `{job.interaction_id}`",
     ]
-    if job.terminal:
+    if job.approved_at is not None:
+        lines.append("_Plan approved with changes._" if job.changes else "_Plan approved as proposed._")
+    if job.awaiting_approval:
+        lines.append(
+            "Here is the plan. *Run it* starts the research (minutes; it costs a few dollars), *Change…* edits "
+            "the brief first, *Cancel* drops it."
+        )
+    elif job.terminal:
         lines.append(
             "The report is in the thread below." if job.status == "completed" else "Details in the thread."
         )
     elif job.progress:
         lines.append(f"_Latest:_ {_mrkdwn_escape(truncate(job.progress.strip(), PROGRESS_CHARS))}")
+    elif job.planning:
+        lines.append("Drafting a plan; you can review it here before the research runs.")
     else:
         lines.append("Working; this usually takes several minutes. The report will be posted in this thread.")
     body = truncate("\n".join(lines), SECTION_LIMIT)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": body}}]
-    if not job.terminal:
+    if job.awaiting_approval:
+        blocks += plan_blocks(job)
+    elif not job.terminal:
         blocks.append(
             {
                 "type": "actions",

@@ -28,11 +28,19 @@ def not_found_text(interaction_id: str) -> str:
 
 
 async def start(
-    bot: SlackBot, *, team_id: str, channel_id: str, user_id: str, topic: str, thread_ts: str | None
+    bot: SlackBot,
+    *,
+    team_id: str,
+    channel_id: str,
+    user_id: str,
+    topic: str,
+    thread_ts: str | None,
+    plan_first: bool = False,
 ) -> None:
     """Post the 'research started' message (a new parent when ``thread_ts`` is None), then start the run.
 
-    The report goes to ``thread_ts``, or to the thread of the started message itself.
+    The report goes to ``thread_ts``, or to the thread of the started message itself. ``plan_first``: that
+    message shows the agent's plan with Run it / Change… / Cancel before anything costly runs.
     """
     client = bot.client
     posted = await client.chat_postMessage(
@@ -63,6 +71,7 @@ async def start(
             topic,
             origin=origin,
             destinations=[thread_destination(team_id, channel_id, thread_ts or message_ts)],
+            plan_first=plan_first,
         )
     except GeminiInteractionsError as exc:
         await client.chat_update(

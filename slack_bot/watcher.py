@@ -48,6 +48,10 @@ class JobEvents:
         if event.kind == "progress" and not job.terminal:
             self._started.progressed(job.interaction_id)
             return
+        if event.kind in ("plan", "approved") and not job.terminal:  # the plan to approve, or its run started
+            self._tasks.spawn(
+                self._started.refresh(job.interaction_id), name=f"plan edit {job.interaction_id}"
+            )
         if event.kind == "finished" or job.terminal:
             destination = slack_destination(origin)
             if destination:
@@ -56,5 +60,5 @@ class JobEvents:
                 self._tasks.spawn(
                     self._started.refresh(job.interaction_id), name=f"final edit {job.interaction_id}"
                 )
-        if event.kind in ("started", "finished") and origin.team_id and origin.owner:
+        if event.kind in ("started", "plan", "approved", "finished") and origin.team_id and origin.owner:
             self._home.job_changed(origin.team_id, origin.owner, job.interaction_id, event.kind)

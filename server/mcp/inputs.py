@@ -21,7 +21,15 @@ AspectRatio = Literal[
     "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9", "1:8", "8:1", "1:4", "4:1"
 ]
 StatusFilter = Literal[
-    "in_progress", "completed", "failed", "cancelled", "incomplete", "budget_exceeded", "timed_out"
+    "in_progress",
+    "awaiting_approval",
+    "completed",
+    "failed",
+    "cancelled",
+    "incomplete",
+    "budget_exceeded",
+    "timed_out",
+    "start_unknown",
 ]
 
 Prompt = Annotated[str, Field(min_length=1, description="What to ask Gemini, in plain language.")]
@@ -106,7 +114,31 @@ ResearchBrief = Annotated[
     str,
     Field(min_length=1, description="The research question or brief; the more specific the better."),
 ]
-ResearchId = Annotated[str, Field(min_length=1, max_length=200, description="The research job id.")]
+ResearchId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="The research job id (a planned job also answers to the id of its approved run).",
+    ),
+]
+PlanFirst = Annotated[
+    bool,
+    Field(
+        default=False,
+        description="Propose a research plan first and wait: the job shows status awaiting_approval with the "
+        "plan (research_status), and nothing costly runs until approve_research (or cancel_research).",
+    ),
+]
+Changes = Annotated[
+    str | None,
+    Field(
+        default=None,
+        max_length=20000,
+        description="What to change in the proposed plan, in plain language (e.g. 'focus on Europe, skip the "
+        "history'). Leave out to run the plan as proposed.",
+    ),
+]
 Offset = Annotated[
     int, Field(default=0, ge=0, description="Where to start reading the report (from next_offset).")
 ]

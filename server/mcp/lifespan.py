@@ -60,10 +60,12 @@ async def pump_research_events(core: Core, publish: Publish) -> None:
             async with core.research.events() as events:
                 backoff = 1.0
                 async for event in events:
-                    try:
-                        await publish(research_uri(event.job.interaction_id))
-                    except Exception:
-                        log.exception("publishing a research update failed")
+                    # A planned job answers to its run's id too: watchers of either URI hear of it.
+                    for job_id in dict.fromkeys((event.job.interaction_id, event.job.upstream_id)):
+                        try:
+                            await publish(research_uri(job_id))
+                        except Exception:
+                            log.exception("publishing a research update failed")
             log.warning("the research event stream ended; subscribing again")
         except Exception:
             log.exception("the research event stream failed; retrying in %.0f s", backoff)

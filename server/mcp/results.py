@@ -152,12 +152,26 @@ class ResearchStarted(BaseModel):
     status: str
     resource_uri: str = Field(description="research://{interaction_id}: the whole report, updated when done.")
     hint: str
+    run_interaction_id: str | None = Field(
+        default=None,
+        description="A planned job's approved run (its own Gemini interaction id), once started.",
+    )
+
+
+STATUSES = (
+    "in_progress, awaiting_approval (a plan waits for approve_research), completed, failed, cancelled, "
+    "incomplete, budget_exceeded, timed_out or start_unknown"
+)
 
 
 class ResearchStatusResult(BaseModel):
     interaction_id: str
-    status: str = Field(
-        description="in_progress, completed, failed, cancelled, incomplete, budget_exceeded or timed_out."
+    status: str = Field(description=f"{STATUSES}.")
+    plan: str | None = Field(
+        default=None, description="The research plan the agent proposed (jobs started with plan_first)."
+    )
+    run_interaction_id: str | None = Field(
+        default=None, description="A planned job's approved run (its own Gemini interaction id)."
     )
     elapsed_seconds: float = Field(description="Seconds since the job started (until it finished).")
     progress: str | None = Field(description="The latest progress note from the research agent.")
@@ -172,7 +186,7 @@ class ResearchStatusResult(BaseModel):
 
 class JobSummary(BaseModel):
     interaction_id: str
-    status: str
+    status: str = Field(description=f"{STATUSES}.")
     prompt: str = Field(description=f"The research request (first {MAX_PROMPT_ECHO} characters).")
     agent: str
     created_at: str | None = Field(description="ISO-8601 UTC time the job started.")
@@ -182,6 +196,7 @@ class JobSummary(BaseModel):
     error: str | None = None
     report_path: str | None = None
     resource_uri: str
+    run_interaction_id: str | None = Field(default=None, description="A planned job's approved run.")
 
 
 class ResearchList(BaseModel):
@@ -212,6 +227,7 @@ def job_summary(job: ResearchJob) -> JobSummary:
         error=job.error,
         report_path=job.report_path,
         resource_uri=research_uri(job.interaction_id),
+        run_interaction_id=job.run_id,
     )
 
 
@@ -225,6 +241,16 @@ def status_page(job: ResearchJob, report: str, *, offset: int, max_chars: int) -
         hint = (
             f"Showing characters {offset}-{end} of {len(report)}. More remains: call again with offset "
             f"{next_offset} (research_status, same interaction_id), or read {uri} for the whole report."
+        )
+    elif job.awaiting_approval:
+        hint = (
+            f"The plan above awaits your approval: approve_research(interaction_id='{job.interaction_id}') runs "
+            "it as proposed, approve_research with changes='…' runs it with your changes, cancel_research drops it."
+        )
+    elif job.planning and not job.terminal:
+        hint = (
+            f"Drafting a research plan ({elapsed_seconds(job):.0f} s so far). Call research_status again in a "
+            f"minute, or subscribe to {uri}: it shows the plan once it is ready to approve."
         )
     elif not job.terminal:
         hint = (
@@ -240,6 +266,8 @@ def status_page(job: ResearchJob, report: str, *, offset: int, max_chars: int) -
     return ResearchStatusResult(
         interaction_id=job.interaction_id,
         status=job.status,
+        plan=job.plan,
+        run_interaction_id=job.run_id,
         elapsed_seconds=elapsed_seconds(job),
         progress=job.progress,
         report=page,
@@ -259,6 +287,8 @@ def status_text(result: ResearchStatusResult) -> str:
         lines.append(f"Latest progress: {result.progress}")
     if result.error:
         lines.append(f"Error: {result.error}")
+    if result.plan and result.status == "awaiting_approval":
+        lines += ["", "Proposed plan:", "", result.plan, ""]
     if result.report:
         lines += ["", result.report, ""]
     lines.append(result.hint)
@@ -269,6 +299,11 @@ def report_markdown(job: ResearchJob, report: str) -> str:
     """The research:// resource body: the whole report, or a short note while there is none yet."""
     if report:
         return report
+    if job.awaiting_approval and job.plan:
+        return (
+            f"_Research {job.interaction_id} awaits approval of its plan (approve_research runs it, "
+            f"cancel_research drops it). The report will replace this note._\n\n{job.plan}\n"
+        )
     if not job.terminal:
         progress = f"\n\nLatest progress: {job.progress}" if job.progress else ""
         return (

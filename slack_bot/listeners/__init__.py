@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from slack_bolt.async_app import AsyncApp
 
-from . import actions, commands, home, ignored, mentions, messages
+from . import actions, commands, home, ignored, mentions, messages, plans
 
 if TYPE_CHECKING:
     from ..bot import SlackBot
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 def register_listeners(app: AsyncApp, bot: SlackBot) -> None:
     commands.register(app, bot)
     actions.register(app, bot)
+    plans.register(app, bot)
     mentions.register(app, bot)
     home.register(app, bot)
     messages.register(app, bot)

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 
 from .. import conversation, research_runs
 from ..markdown import truncate
+from ..plan_view import plan_flag
 from ..render import HELP_TEXT, SORRY
 
 if TYPE_CHECKING:
@@ -37,7 +38,8 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
     @app.command("/gemini")
     async def gemini(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         sub, rest = parse(command.get("text", ""))
-        if sub == "help" or (sub in ("research", "image", "cancel") and not rest):
+        topic = plan_flag(rest, default=False)[1] if sub == "research" else rest  # "research --plan" alone
+        if sub == "help" or (sub in ("research", "image", "cancel") and not topic):
             await ack(text=HELP_TEXT, response_type="ephemeral")
             return
         await ack()
@@ -56,8 +58,15 @@ async def run(bot: SlackBot, sub: str, rest: str, command: dict[str, Any], respo
                 await research_runs.cancel_text(bot, team_id=team_id, user_id=user_id, interaction_id=rest)
             )
         elif sub == "research":
+            plan_first, topic = plan_flag(rest, default=bot.config.research_plan_first)
             await research_runs.start(
-                bot, team_id=team_id, channel_id=channel_id, user_id=user_id, topic=rest, thread_ts=None
+                bot,
+                team_id=team_id,
+                channel_id=channel_id,
+                user_id=user_id,
+                topic=topic,
+                thread_ts=None,
+                plan_first=plan_first,
             )
         else:
             verb = "asked for an image of" if sub == "image" else "asked"

@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .. import conversation, research_runs
+from ..plan_view import plan_flag
 from ..posting import post_text
 from ..render import SORRY
 
@@ -56,6 +57,7 @@ async def _turn(
     async with bot.turn_slots:
         try:
             if topic:
+                plan_first, topic = plan_flag(topic, default=bot.config.research_plan_first)
                 await research_runs.start(
                     bot,
                     team_id=turn.team_id,
@@ -63,6 +65,7 @@ async def _turn(
                     user_id=turn.user_id,
                     topic=topic,
                     thread_ts=turn.thread_ts,
+                    plan_first=plan_first,
                 )
             else:
                 await conversation.answer(bot, turn, set_status=set_status)

@@ -146,6 +146,8 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.messages: dict[str, list[dict[str, Any]]] = {}
         self.views: dict[str, dict[str, Any]] = {}
+        self.modals: list[dict[str, Any]] = []  # views.open, in order (each with the id it was given)
+        self._triggers: dict[str, float] = {}  # trigger_id → when the "user" clicked (monotonic)
         self.uploads: dict[str, Upload] = {}
         self.shared_files: dict[str, SharedFile] = {}
         self.responses: list[dict[str, Any]] = []  # bodies POSTed to response_url
@@ -241,6 +243,12 @@ class FakeSlack:
 
     def response_url(self) -> str:
         return f"{self.url}/response/{next(self._ids)}"
+
+    def trigger_id(self) -> str:
+        """A fresh trigger_id, as Slack sends with an interaction (for ``views.open`` within 3 s, once)."""
+        trigger = f"{next(self._ids)}.{self._ts_base}.fake{next(self._ids):04d}"
+        self._triggers[trigger] = time.monotonic()
+        return trigger
 
     def calls_to(self, method: str, where: Callable[[Call], bool] | None = None) -> list[Call]:
         return [c for c in self.calls if c.method == method and (where is None or where(c))]
@@ -568,10 +576,73 @@ class FakeSlack:
         self.views[args.get("user_id", "")] = view
         return {"ok": True, "view": {"id": "V1", **view}}
 
+    def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        # Slack's views.open reference: a trigger_id is good for 3 seconds and for one view only.
+        trigger = args.get("trigger_id", "")
+        issued = self._triggers.get(trigger)
+        if issued is None:
+            return {"ok": False, "error": "invalid_trigger_id"}
+        if issued < 0:
+            return {"ok": False, "error": "exchanged_trigger_id"}
+        if time.monotonic() - issued > TRIGGER_SECONDS:
+            return {"ok": False, "error": "expired_trigger_id"}
+        view = _json_arg(args.get("view"))
+        if not isinstance(view, dict) or _modal_problem(view):
+            return {
+                "ok": False,
+                "error": "invalid_arguments",
+                "response_metadata": {"messages": [_modal_problem(view)]},
+            }
+        self._triggers[trigger] = -1.0
+        opened = {"id": f"V{next(self._ids):08d}", "team_id": self.team_id, "state": {"values": {}}, **view}
+        self.modals.append(opened)
+        return {"ok": True, "view": opened}
+
     def _m_assistant_threads_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("channel_id") or not args.get("thread_ts"):
             return {"ok": False, "error": "invalid_arguments"}
         return {"ok": True}
+
+
+# Slack's reference for modal views (api.slack.com/reference/surfaces/views) and for the plain-text input
+# element: title, submit and close are plain_text of at most 24 characters; private_metadata at most 3,000;
+# at most 100 blocks; a plain_text_input's max_length is at most 3,000 and its initial_value no longer.
+TRIGGER_SECONDS = 3.0
+VIEW_TEXT_LIMIT = 24
+PRIVATE_METADATA_LIMIT = 3000
+INPUT_LIMIT = 3000
+
+
+def _modal_problem(view: Any) -> str:
+    """Why Slack would refuse ``view`` as a modal ('' when it would not)."""
+    if not isinstance(view, dict) or view.get("type") != "modal":
+        return "view.type must be modal"
+    for name in ("title", "submit", "close"):
+        text = view.get(name)
+        if text is None and name != "title":
+            continue
+        if not isinstance(text, dict) or text.get("type") != "plain_text" or not text.get("text"):
+            return f"view.{name} must be plain_text"
+        if len(text["text"]) > VIEW_TEXT_LIMIT:
+            return f"view.{name} must be at most {VIEW_TEXT_LIMIT} characters"
+    if len(view.get("private_metadata") or "") > PRIVATE_METADATA_LIMIT:
+        return "view.private_metadata is too long"
+    blocks = view.get("blocks") or []
+    if not isinstance(blocks, list) or not blocks or len(blocks) > 100:
+        return "view.blocks must hold 1 to 100 blocks"
+    for block in blocks:
+        if block.get("type") == "section" and len(block.get("text", {}).get("text", "")) > 3000:
+            return "a section's text must be at most 3,000 characters"
+        if block.get("type") == "input":
+            element = block.get("element") or {}
+            limit = element.get("max_length", INPUT_LIMIT)
+            if not block.get("block_id") or not element.get("action_id"):
+                return "an input block needs a block_id and its element an action_id"
+            if element.get("type") == "plain_text_input" and (
+                limit > INPUT_LIMIT or len(element.get("initial_value") or "") > limit
+            ):
+                return "plain_text_input: max_length at most 3,000 and initial_value within it"
+    return ""
 
 
 # --------------------------------------------------------------------- requests as Slack signs them
@@ -651,6 +722,7 @@ def block_action_body(
     channel_id: str = "C1",
     message_ts: str = "",
     response_url: str = "http://127.0.0.1:9/unused",
+    trigger_id: str = "trigger.1",
 ) -> str:
     payload = {
         "type": "block_actions",
@@ -660,10 +732,30 @@ def block_action_body(
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id},
         "channel": {"id": channel_id, "name": "general"},
         "message": {"ts": message_ts, "type": "message"},
-        "trigger_id": "trigger.1",
+        "trigger_id": trigger_id,
         "response_url": response_url,
         "actions": [
             {"action_id": action_id, "block_id": "b", "value": value, "type": "button", "action_ts": "1"}
         ],
+    }
+    return urllib.parse.urlencode({"payload": json.dumps(payload)})
+
+
+def view_submission_body(
+    view: dict[str, Any], values: dict[str, dict[str, Any]], *, user_id: str = "U1", team_id: str = "T1"
+) -> str:
+    """A ``view_submission`` of a modal the bot opened (``view`` as ``views.open`` returned it), with the
+    inputs' ``values`` as Slack sends them: ``{block_id: {action_id: {"type": …, "value": …}}}``."""
+    submitted = {**view, "state": {"values": values}, "app_id": "A1", "bot_id": "BBOT"}
+    payload = {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": "fake"},
+        "user": {"id": user_id, "team_id": team_id, "username": user_id.lower(), "name": user_id.lower()},
+        "api_app_id": "A1",
+        "token": "legacy-verification-token",
+        "trigger_id": f"trigger.view.{time.time_ns()}",
+        "view": submitted,
+        "response_urls": [],
+        "is_enterprise_install": False,
     }
     return urllib.parse.urlencode({"payload": json.dumps(payload)})

@@ -139,7 +139,16 @@ def tool_arguments(root: Path, ids: list[str]) -> dict[str, st.SearchStrategy[di
                 "interaction_id": st.one_of(st.none(), interaction_id),
             }
         ),
-        "start_research": _arguments({"prompt": TEXT, "agent": st.one_of(st.none(), TEXT)}),
+        "start_research": _arguments(
+            {
+                "prompt": TEXT,
+                "agent": st.one_of(st.none(), TEXT),
+                "plan_first": st.one_of(st.booleans(), TEXT),
+            }
+        ),
+        "approve_research": _arguments(
+            {"interaction_id": interaction_id, "changes": st.one_of(st.none(), TEXT)}
+        ),
         "research_status": _arguments({"interaction_id": interaction_id, "offset": INTS, "max_chars": INTS}),
         "cancel_research": _arguments({"interaction_id": interaction_id}),
         "list_research": _arguments(
@@ -207,6 +216,7 @@ def _call(portal: BlockingPortal, client: Client, tool: str, arguments: dict[str
         "continue_thread",
         "generate_image",
         "start_research",
+        "approve_research",
         "research_status",
         "cancel_research",
         "list_research",

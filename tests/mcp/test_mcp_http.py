@@ -108,7 +108,7 @@ async def test_tools_work_with_the_token(http_server: HttpServer, mode: str, tmp
                 {"interaction_id": answer.structured_content["interaction_id"], "prompt": "Again"},
             )
             refused = await client.call_tool("ask", {"prompt": "Read", "attachments": [str(attachment)]})
-    assert len(tools) == 7
+    assert len(tools) == 8
     assert 'You said: "Hello over HTTP"' in answer.structured_content["text"]
     assert "1 earlier turn" in follow_up.structured_content["text"]
     assert refused.is_error and "GEMINI_INTERACTIONS_FILE_ROOTS" in text_of(refused)

@@ -95,3 +95,52 @@ async def test_research_survives_kill_9_and_finishes_once(emulator: Any, tmp_pat
     assert emulator.stats.requests_for(iid).get("create") == 1, "the restart must not start a second run"
     assert not [c for c in emulator.stats.cancels if c.interaction_id == iid]
     assert [p.name for p in (data_dir / "reports").glob("*.md")] == [f"{iid}.md"]
+
+
+async def test_a_plan_survives_kill_9_and_runs_once_after_approval(emulator: Any, tmp_path: Path) -> None:
+    data_dir, log = tmp_path / "data", tmp_path / "server.log"
+    first, url = start_server(emulator, data_dir, log)
+    try:
+        async with Client(url, mode="legacy") as client:
+            started = await client.call_tool(
+                "start_research",
+                {
+                    "prompt": "Flywheels [emulator:plan_seconds=0.2][emulator:research_seconds=1]",
+                    "plan_first": True,
+                },
+            )
+            iid = started.structured_content["interaction_id"]
+            with anyio.fail_after(30):
+                while True:
+                    status = await client.call_tool("research_status", {"interaction_id": iid})
+                    if status.structured_content["status"] == "awaiting_approval":
+                        break
+                    await anyio.sleep(0.1)
+        first.kill()  # kill -9 between the plan and its approval
+        first.wait(10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+
+    second, url = start_server(emulator, data_dir, log)
+    try:
+        async with Client(url, mode="legacy") as client:
+            waiting = await client.call_tool("research_status", {"interaction_id": iid})
+            approved = await client.call_tool(
+                "approve_research", {"interaction_id": iid, "changes": "Grid use"}
+            )
+            assert not approved.is_error, text_of(approved)
+            with anyio.fail_after(30):
+                while True:
+                    status = await client.call_tool("research_status", {"interaction_id": iid})
+                    if status.structured_content["status"] != "in_progress":
+                        break
+                    await anyio.sleep(0.1)
+    finally:
+        assert stop_process(second) == 0
+    assert waiting.structured_content["status"] == "awaiting_approval" and waiting.structured_content["plan"]
+    assert status.structured_content["status"] == "completed"
+    run_id = approved.structured_content["run_interaction_id"]
+    assert emulator.stats.requests_for(run_id).get("create") == 1
+    runs = [b for b in emulator.emulator.received_bodies() if b.get("previous_interaction_id") == iid]
+    assert len(runs) == 1 and runs[0]["input"].endswith("Grid use")

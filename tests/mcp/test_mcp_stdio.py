@@ -141,7 +141,7 @@ async def test_without_a_key_tools_explain_how_to_set_one(tmp_path: Path) -> Non
                 await client.call_tool("start_research", {"prompt": "TPUs"}),
             ]
             listed = await client.call_tool("list_research", {})
-    assert len(tools) == 7
+    assert len(tools) == 8
     for result in results:
         assert result.is_error
         message = text_of(result)

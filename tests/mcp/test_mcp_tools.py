@@ -24,6 +24,7 @@ TOOLS = {
     "continue_thread",
     "generate_image",
     "start_research",
+    "approve_research",
     "research_status",
     "cancel_research",
     "list_research",
@@ -77,7 +78,11 @@ async def test_tools_list_describes_every_argument_output_and_hint(server: Any, 
         "next_offset",
         "report_path",
         "error",
+        "plan",
+        "run_interaction_id",
     }
+    assert set(tools["approve_research"].input_schema["properties"]) == {"interaction_id", "changes"}
+    assert tools["start_research"].input_schema["properties"]["plan_first"]["default"] is False
     page = tools["research_status"].input_schema["properties"]["max_chars"]
     assert (page["default"], page["minimum"], page["maximum"]) == (8000, 500, 50000)
     assert {t.uri_template: t.mime_type for t in templates} == {

@@ -26,6 +26,7 @@ from tests.fakes.slack_api import (
     event_envelope,
     signed_headers,
     slash_command_body,
+    view_submission_body,
 )
 
 
@@ -90,8 +91,16 @@ class SignedSlack:
         return await self.post(body, "application/json", **headers)
 
     async def action(self, action_id: str, value: str, **kw: str) -> httpx.Response:
-        body = block_action_body(action_id, value, response_url=self.slack.response_url(), **kw)
+        body = block_action_body(
+            action_id, value, response_url=self.slack.response_url(), trigger_id=self.slack.trigger_id(), **kw
+        )
         return await self.post(body, "application/x-www-form-urlencoded")
+
+    async def submit_view(
+        self, view: dict[str, Any], values: dict[str, dict[str, Any]], **kw: str
+    ) -> httpx.Response:
+        """Submit a modal the bot opened, as Slack posts a ``view_submission``."""
+        return await self.post(view_submission_body(view, values, **kw), "application/x-www-form-urlencoded")
 
 
 _ts = iter(range(1, 10**9))

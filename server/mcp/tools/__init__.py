@@ -12,7 +12,15 @@ from typing import Any
 from mcp.server import MCPServer
 
 from ..apps import ui_meta
-from . import answers, cancel_research, generate_image, list_research, research_status, start_research
+from . import (
+    answers,
+    approve_research,
+    cancel_research,
+    generate_image,
+    list_research,
+    research_status,
+    start_research,
+)
 from .spec import ToolSpec
 
 TOOLS: tuple[ToolSpec, ...] = (
@@ -20,6 +28,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     answers.CONTINUE_THREAD,
     generate_image.TOOL,
     start_research.TOOL,
+    approve_research.TOOL,
     research_status.TOOL,
     cancel_research.TOOL,
     list_research.TOOL,

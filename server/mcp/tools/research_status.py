@@ -20,7 +20,8 @@ async def research_status(
     interaction_id: ResearchId, ctx: Ctx, offset: Offset = 0, max_chars: MaxChars = 8000
 ) -> Annotated[CallToolResult, ResearchStatusResult]:
     """Status, latest progress and one page of the report of a research job (answered from this server's
-    store, no Gemini call). When more remains it says "call again with offset N"."""
+    store, no Gemini call); for a job started with plan_first, the proposed plan (status awaiting_approval
+    until approve_research). When more remains it says "call again with offset N"."""
     core = ctx.request_context.lifespan_context.core
     with tool_errors("research_status", interaction_id):
         job = await core.research.get(interaction_id, viewer=viewer())
