@@ -175,7 +175,10 @@ class ResearchStatusResult(BaseModel):
     )
     elapsed_seconds: float = Field(description="Seconds since the job started (until it finished).")
     progress: str | None = Field(description="The latest progress note from the research agent.")
-    report: str = Field(description="One page of the markdown report ('' until the job completes).")
+    report: str = Field(
+        description="One page of the markdown report ('' until the job completes); while a planned job awaits "
+        "approval, one page of its plan."
+    )
     offset: int = Field(description="Where this page starts in the report (characters).")
     next_offset: int | None = Field(description="Offset of the next page; null when nothing more remains.")
     total_chars: int = Field(description="Length of the whole report in characters.")
@@ -244,7 +247,7 @@ def status_page(job: ResearchJob, report: str, *, offset: int, max_chars: int) -
         )
     elif job.awaiting_approval:
         hint = (
-            f"The plan above awaits your approval: approve_research(interaction_id='{job.interaction_id}') runs "
+            f"The plan awaits your approval: approve_research(interaction_id='{job.interaction_id}') runs "
             "it as proposed, approve_research with changes='…' runs it with your changes, cancel_research drops it."
         )
     elif job.planning and not job.terminal:
@@ -287,23 +290,27 @@ def status_text(result: ResearchStatusResult) -> str:
         lines.append(f"Latest progress: {result.progress}")
     if result.error:
         lines.append(f"Error: {result.error}")
-    if result.plan and result.status == "awaiting_approval":
-        lines += ["", "Proposed plan:", "", result.plan, ""]
     if result.report:
-        lines += ["", result.report, ""]
+        heading = ["", "Proposed plan:"] if result.status == "awaiting_approval" else []
+        lines += [*heading, "", result.report, ""]
     lines.append(result.hint)
     return "\n".join(lines)
 
 
+def job_document(job: ResearchJob, report: str) -> str:
+    """What a job has to show: its report, or while a planned job awaits approval, its plan (the MCP App view
+    reads it the same way, from the resource or research_status pages)."""
+    if job.awaiting_approval and not report:
+        return job.plan or ""
+    return report
+
+
 def report_markdown(job: ResearchJob, report: str) -> str:
-    """The research:// resource body: the whole report, or a short note while there is none yet."""
-    if report:
-        return report
-    if job.awaiting_approval and job.plan:
-        return (
-            f"_Research {job.interaction_id} awaits approval of its plan (approve_research runs it, "
-            f"cancel_research drops it). The report will replace this note._\n\n{job.plan}\n"
-        )
+    """The research:// resource body: the whole report (a plan awaiting approval: the plan), or a short note
+    while there is none yet."""
+    document = job_document(job, report)
+    if document:
+        return document
     if not job.terminal:
         progress = f"\n\nLatest progress: {job.progress}" if job.progress else ""
         return (

@@ -55,10 +55,13 @@ async def test_a_plan_is_shown_then_run_as_planned(server: Any, mode: str, emula
         iid = await start_planned(client, "Offshore wind")
         planned = await wait_for(client, iid, "awaiting_approval")
         assert "Research plan: Offshore wind" in planned["plan"]
+        assert (
+            planned["report"] == planned["plan"] and planned["next_offset"] is None
+        )  # the document to review
         text = text_of(await client.call_tool("research_status", {"interaction_id": iid}))
         assert "Proposed plan:" in text and "approve_research" in text
         note = (await client.read_resource(f"research://{iid}")).contents[0].text
-        assert "awaits approval" in note and "Research plan: Offshore wind" in note
+        assert note == planned["plan"]  # what the MCP App view shows as the plan
         listed = await client.call_tool("list_research", {"status": "awaiting_approval"})
         assert [j["interaction_id"] for j in listed.structured_content["jobs"]] == [iid]
 

@@ -2,6 +2,7 @@
 
 from mcp.types import ToolAnnotations
 
+from ..apps import RESEARCH_VIEW
 from ..errors import tool_errors
 from ..identity import viewer
 from ..inputs import Changes, ResearchId
@@ -42,4 +43,5 @@ TOOL = ToolSpec(
     annotations=ToolAnnotations(
         read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
     ),
+    view=RESEARCH_VIEW,
 )

@@ -12,7 +12,7 @@ from ..errors import tool_errors
 from ..identity import viewer
 from ..inputs import MaxChars, Offset, ResearchId
 from ..lifespan import Ctx
-from ..results import ResearchStatusResult, status_page, status_text
+from ..results import ResearchStatusResult, job_document, status_page, status_text
 from .spec import ToolSpec
 
 
@@ -25,7 +25,7 @@ async def research_status(
     core = ctx.request_context.lifespan_context.core
     with tool_errors("research_status", interaction_id):
         job = await core.research.get(interaction_id, viewer=viewer())
-        report = await anyio.to_thread.run_sync(core.research.read_report, job)
+        report = job_document(job, await anyio.to_thread.run_sync(core.research.read_report, job))
         if offset > len(report) and (report or job.terminal):
             raise ToolError(
                 f"offset {offset} is past the end of the report ({len(report)} characters). "
