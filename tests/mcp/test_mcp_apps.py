@@ -32,7 +32,7 @@ def png_size(data: bytes) -> tuple[int, int]:
         return image.size
 
 
-async def test_views_are_resources_the_three_visual_tools_name(server: Any, mode: str) -> None:
+async def test_views_are_resources_the_visual_tools_name(server: Any, mode: str) -> None:
     async with connect(server, mode) as client:
         resources = {str(r.uri): r for r in (await client.list_resources()).resources}
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
@@ -48,6 +48,7 @@ async def test_views_are_resources_the_three_visual_tools_name(server: Any, mode
         "continue_thread": None,
         "generate_image": IMAGE_VIEW,
         "start_research": RESEARCH_VIEW,
+        "approve_research": RESEARCH_VIEW,
         "research_status": RESEARCH_VIEW,
         "cancel_research": None,
         "list_research": None,
