@@ -95,13 +95,18 @@ class ReportFiles:
 
 
 def report_markdown(answer: Answer) -> str | None:
-    """The report as markdown: the text, then its sources as a numbered list of links."""
+    """The report as markdown: the text, then the sources it cites that it does not already list, as links.
+
+    A report that lists its sources itself (its numbers match its ``[n]`` markers) keeps that list alone.
+    """
     if not answer.text:
         return None
-    if not answer.citations:
+    unlisted = [c for c in answer.citations if c.url not in answer.text]
+    if not unlisted:
         return answer.text
-    sources = "\n".join(f"{n}. [{c.title or c.url}]({c.url})" for n, c in enumerate(answer.citations, 1))
-    return f"{answer.text.rstrip()}\n\n## Sources\n\n{sources}\n"
+    heading = "More sources" if len(unlisted) < len(answer.citations) else "Sources"
+    sources = "\n".join(f"{n}. [{c.title or c.url}]({c.url})" for n, c in enumerate(unlisted, 1))
+    return f"{answer.text.rstrip()}\n\n## {heading}\n\n{sources}\n"
 
 
 def _read_images(paths: list[str]) -> list[GeneratedImage] | None:
