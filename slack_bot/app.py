@@ -21,7 +21,6 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped, warning_token_skipped
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
@@ -31,7 +30,9 @@ from .bot import SlackBot
 from .config import SlackConfig, normalise_api_url
 from .delivery import DeliveryOptions, ReportDelivery
 from .home import HomeTab
+from .incoming import IncomingText
 from .listeners import register_listeners
+from .pacing import MAIN_PATIENCE_SECONDS, PacedWebClient, SlackPacing
 from .progress import StartedMessages
 from .tasks import TaskSupervisor
 from .watcher import JobEvents
@@ -54,24 +55,29 @@ class _DropTokenSkippedWarning(logging.Filter):
 logging.getLogger("slack_bolt.AsyncApp").addFilter(_DropTokenSkippedWarning())
 
 
-def build_client(config: SlackConfig) -> AsyncWebClient:
-    """The bot's Web API client: ``SLACK_API_URL`` honoured, retries on connection errors, 429s and 5xx."""
-    return AsyncWebClient(
+def build_client(config: SlackConfig, pacing: SlackPacing | None = None) -> PacedWebClient:
+    """The bot's Web API client: ``SLACK_API_URL`` honoured, retries on connection errors and 5xx, and Slack's
+    429s waited out (``pacing.py``)."""
+    return PacedWebClient(
+        pacing=pacing or SlackPacing(),
+        patience=MAIN_PATIENCE_SECONDS,
         token=config.bot_token,
         base_url=normalise_api_url(config.api_url),
         timeout=CLIENT_TIMEOUT_SECONDS,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ],
     )
 
 
-def build_delivery_client(config: SlackConfig) -> AsyncWebClient:
+def build_delivery_client(config: SlackConfig, pacing: SlackPacing) -> PacedWebClient:
     """The client that posts reports: it retries a failed connection, but never waits out a 429 or a 5xx
-    inside a call (a delivery attempt must end before its claim does; delivery.py retries it later)."""
-    return AsyncWebClient(
+    inside a call (a delivery attempt must end before its claim does; delivery.py retries it later). It shares
+    the main client's pacing, so it does not post into a channel Slack asked the other to wait for."""
+    return PacedWebClient(
+        pacing=pacing,
+        patience=0.0,
         token=config.bot_token,
         base_url=normalise_api_url(config.api_url),
         timeout=CLIENT_TIMEOUT_SECONDS,
@@ -106,7 +112,8 @@ def bolt_app(
 def create_app(client: AsyncWebClient, core: Core, config: SlackConfig) -> SlackBot:
     """The bot: an AsyncApp with every listener, plus the background services that deliver reports."""
     tasks = TaskSupervisor()
-    delivery_client = build_delivery_client(config)
+    pacing = client.pacing if isinstance(client, PacedWebClient) else SlackPacing()
+    delivery_client = build_delivery_client(config, pacing)
     authorization = BotAuthorization(client, config.bot_token)
     started = StartedMessages(core, client, tasks, progress_seconds=config.progress_seconds)
     options = DeliveryOptions(
@@ -127,6 +134,7 @@ def create_app(client: AsyncWebClient, core: Core, config: SlackConfig) -> Slack
         started_messages=started,
         deliveries=deliveries,
         home=home,
+        incoming=IncomingText(client),
         job_events=JobEvents(core, tasks, started, deliveries, home),
         turn_slots=asyncio.Semaphore(config.max_turns),
     )

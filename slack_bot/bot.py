@@ -22,6 +22,7 @@ from .authorization import BotAuthorization, viewer
 from .config import SlackConfig
 from .delivery import ReportDelivery
 from .home import HomeTab
+from .incoming import IncomingText
 from .interrupted import report_interrupted_starts
 from .progress import StartedMessages
 from .tasks import TaskSupervisor
@@ -40,7 +41,7 @@ SEEN_EVENTS_TTL_SECONDS = 24 * 3600
 class SlackBot:
     app: AsyncApp
     core: Core
-    client: AsyncWebClient  # answers and edits: retries connection errors, 429s and 5xx
+    client: AsyncWebClient  # answers and edits: retries connection errors and 5xx, waits out 429s (pacing.py)
     delivery_client: AsyncWebClient  # reports: never waits out a 429 or 5xx inside a call
     config: SlackConfig
     authorization: BotAuthorization
@@ -48,6 +49,7 @@ class SlackBot:
     started_messages: StartedMessages
     deliveries: ReportDelivery
     home: HomeTab
+    incoming: IncomingText
     job_events: JobEvents
     turn_slots: asyncio.Semaphore
     _session: aiohttp.ClientSession | None = None
@@ -71,6 +73,11 @@ class SlackBot:
                 await coro
 
         self.tasks.spawn(gated(), name=name)
+
+    async def readable(self, text: str) -> str:
+        """What the person typed, from the text Slack sent (``incoming.py``): every listener's text goes through
+        this before the core sees it."""
+        return await self.incoming.readable(text)
 
     @staticmethod
     def viewer(team_id: str | None, user_id: str | None) -> Origin:

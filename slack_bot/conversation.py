@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from server.core import AttachmentError, GeminiInteractionsError, InteractionExpired
 
+from .connect_files import complete_file_objects
 from .files import fetch_attachments
 from .posting import post_answer, post_images, post_text, set_loading
 
@@ -58,9 +59,8 @@ async def answer(bot: SlackBot, turn: Turn, *, set_status: SetStatus | None = No
     client = bot.client
     await _loading(bot, turn, set_status)
     try:
-        attachments = await fetch_attachments(
-            turn.files, token=bot.config.bot_token, api_url=bot.config.api_url
-        )
+        files = await complete_file_objects(client, turn.files)
+        attachments = await fetch_attachments(files, token=bot.config.bot_token, api_url=bot.config.api_url)
     except AttachmentError as exc:
         await post_text(client, turn.channel_id, turn.thread_ts, f":warning: {exc}")
         return

@@ -25,7 +25,9 @@ retrying at once would read the thread before that post arrived and post the par
 killed mid-post leaves the same lease behind it. For the same reason Slack's 429 and 5xx answers are not
 retried inside a call: the attempt ends, and the delivery is retried after ``Retry-After`` or an exponential
 backoff. Attempts that post nothing new count toward ``MAX_ATTEMPTS``; then the delivery is failed for good
-(``fail_delivery(final=True)``) and logged.
+(``fail_delivery(final=True)``) and logged. An attempt that Slack only asked to wait (a 429, or a channel it
+is still holding: ``pacing.py``) is not a failure: it counts toward the much larger ``MAX_WAITS`` instead, so a
+busy channel delays a report but does not lose it.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from .destinations import parse_destination
+from .pacing import RateLimited
+from .pacing import retry_after as slack_retry_after
 from .report_parts import already_posted, post_part, report_parts
 from .tasks import TaskSupervisor
 
@@ -52,6 +56,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6  # attempts in a row that post nothing new
+MAX_WAITS = 60  # attempts that Slack asked to wait (429): each waits its Retry-After
 CLAIM_MARGIN = 0.25  # of the lease: an attempt stops this long before its claim expires
 CLAIM_MARGIN_MIN_SECONDS = 0.1
 RETRY_MAX_SECONDS = 300.0
@@ -203,11 +208,14 @@ class ReportDelivery:
         store, owner = self._core.store, self._options.owner
         lease = self._core.settings.lease_seconds
         error = _describe(exc)
-        stalled = int(attempt.progress.get("stalled") or 0) + (0 if attempt.posted_now else 1)
+        waited = _rate_limited(exc)
+        stalled = int(attempt.progress.get("stalled") or 0) + (0 if attempt.posted_now or waited else 1)
+        waits = int(attempt.progress.get("waits") or 0) + (1 if waited else 0)
         # A post cut off in flight may still land: hold the delivery a lease before anyone looks for it.
         hold = lease if attempt.in_flight is not None else 0.0
-        final = (_permanent(exc) or stalled >= MAX_ATTEMPTS) and not hold
+        final = (_permanent(exc) or stalled >= MAX_ATTEMPTS or waits >= MAX_WAITS) and not hold
         attempt.progress["stalled"] = stalled
+        attempt.progress["waits"] = waits
         kept = await store.save_delivery_progress(
             claim.job_id, claim.destination, attempt.progress, owner=owner
         ) and await store.fail_delivery(
@@ -269,8 +277,8 @@ class ReportDelivery:
                 if window.expired():
                     raise ClaimRanOut(f"the claim ran out while posting part {part.number}") from None
                 raise
-            except SlackApiError:
-                attempt.in_flight = None  # Slack answered: nothing of this post is still on its way
+            except (SlackApiError, RateLimited):
+                attempt.in_flight = None  # Slack answered, or it was never sent: nothing is on its way
                 raise
             attempt.in_flight = None
             attempt.posted_now += 1
@@ -294,12 +302,18 @@ def _slack_error(exc: Exception) -> str | None:
     return None
 
 
+def _rate_limited(exc: Exception) -> bool:
+    return isinstance(exc, RateLimited) or (
+        isinstance(exc, SlackApiError) and exc.response.status_code == 429
+    )
+
+
 def _retry_after(exc: Exception) -> float:
-    if isinstance(exc, SlackApiError):
-        try:
-            return float(exc.response.headers.get("Retry-After", 0))
-        except (TypeError, ValueError):
-            return 0.0
+    if isinstance(exc, RateLimited):
+        return exc.retry_after
+    if _rate_limited(exc):
+        assert isinstance(exc, SlackApiError)
+        return slack_retry_after(exc)
     return 0.0
 
 
@@ -308,6 +322,8 @@ def _permanent(exc: Exception) -> bool:
 
 
 def _describe(exc: Exception) -> str:
+    if isinstance(exc, RateLimited):
+        return f"Slack asked to wait {exc.retry_after:.0f} s"
     error = _slack_error(exc)
     if error:
         return f"Slack answered {error}"

@@ -11,6 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .neutralise import neutralise
+from .plain_text import plain_text
+
 MARKDOWN_BUDGET = 11_000  # one markdown block per message, under Slack's 12,000 per payload
 TEXT_LIMIT = 3_900  # the plain-text fallback; chat.update refuses more than 4,000
 MAX_INLINE_PARTS = 3  # longer answers go up as a file
@@ -26,8 +29,8 @@ def truncate(text: str, limit: int, *, marker: str = "…") -> str:
 
 
 def fallback_text(markdown: str, limit: int = TEXT_LIMIT) -> str:
-    """The plain ``text`` Slack shows in notifications and where blocks cannot render."""
-    return truncate(markdown.strip(), limit) or " "
+    """The plain ``text`` Slack shows in notifications and where blocks cannot render: readable text, neutralised."""
+    return truncate(neutralise(plain_text(markdown)), limit) or " "
 
 
 # --------------------------------------------------------------------------- splitting
@@ -167,10 +170,10 @@ def plan_answer(text: str, *, max_parts: int = MAX_INLINE_PARTS, limit: int = MA
 
 
 def markdown_message(markdown: str) -> dict[str, Any]:
-    """Keyword arguments for chat.postMessage: one markdown block and a plain-text fallback."""
+    """Keyword arguments for chat.postMessage: one markdown block and a plain-text fallback, both neutralised."""
     return {
         "text": fallback_text(markdown),
-        "blocks": [{"type": "markdown", "text": truncate(markdown, MARKDOWN_BUDGET)}],
+        "blocks": [{"type": "markdown", "text": truncate(neutralise(markdown), MARKDOWN_BUDGET)}],
         "unfurl_links": False,
         "unfurl_media": False,
     }

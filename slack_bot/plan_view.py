@@ -14,6 +14,7 @@ from typing import Any
 from server.core import NotAwaitingApproval, ResearchJob
 
 from .markdown import truncate
+from .neutralise import neutralise
 
 RUN_ACTION = "gemini_plan_run"
 CHANGE_ACTION = "gemini_plan_change"
@@ -40,7 +41,7 @@ def plan_flag(topic: str, *, default: bool) -> tuple[bool, str]:
 
 def plan_blocks(job: ResearchJob) -> list[dict[str, Any]]:
     """The proposed plan and the three buttons, for a job awaiting approval."""
-    plan = truncate((job.plan or "").strip(), PLAN_CHARS) or "_(The agent proposed an empty plan.)_"
+    plan = truncate(neutralise((job.plan or "").strip()), PLAN_CHARS) or "_(The agent proposed an empty plan.)_"
     return [
         {"type": "markdown", "text": plan},
         {

@@ -10,7 +10,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from server.core import GeneratedImage
 
-from .markdown import fallback_text, markdown_message, plan_answer, truncate
+from .markdown import TEXT_LIMIT, markdown_message, plan_answer, truncate
+from .neutralise import neutralise
 
 log = logging.getLogger(__name__)
 
@@ -19,9 +20,9 @@ _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "i
 
 
 async def post_text(client: AsyncWebClient, channel: str, thread_ts: str | None, text: str) -> str:
-    """A short plain message (errors, notices); returns its ts."""
+    """A short mrkdwn message (errors, notices; neutralised, as they may quote Gemini); returns its ts."""
     response = await client.chat_postMessage(
-        channel=channel, thread_ts=thread_ts, text=fallback_text(text), unfurl_links=False
+        channel=channel, thread_ts=thread_ts, text=truncate(neutralise(text), TEXT_LIMIT), unfurl_links=False
     )
     return str(response["ts"])
 
@@ -35,8 +36,12 @@ async def upload_markdown(
 
 
 async def post_answer(client: AsyncWebClient, channel: str, thread_ts: str, text: str) -> list[str]:
-    """An answer in the thread: up to three markdown messages, or a short intro and the whole as a file."""
-    plan = plan_answer(text)
+    """An answer in the thread: up to three markdown messages, or a short intro and the whole as a file.
+
+    The messages are cut from the neutralised answer (it can be longer), so that each still fits; a file's
+    content is not read for control sequences, so the file holds the answer as Gemini wrote it.
+    """
+    plan = plan_answer(neutralise(text))
     posted: list[str] = []
     if plan.parts:
         try:
@@ -50,21 +55,18 @@ async def post_answer(client: AsyncWebClient, channel: str, thread_ts: str, text
             if exc.response.get("error") not in TOO_LONG:
                 raise
             log.warning(
-                "Slack refused an answer part (%s); sending the rest as a file", exc.response.get("error")
+                "Slack refused an answer part (%s); sending the whole answer as a file",
+                exc.response.get("error"),
             )
-            rest = "\n\n".join(plan.parts[len(posted) :])
-            await upload_markdown(
-                client, channel, thread_ts, rest, filename="answer.md", title="Answer (continued)"
-            )
+            title = "Answer (whole)" if posted else "Answer"
+            await upload_markdown(client, channel, thread_ts, text.strip(), filename="answer.md", title=title)
             return posted
-    assert plan.file_markdown is not None and plan.intro is not None
+    assert plan.intro is not None
     response = await client.chat_postMessage(
         channel=channel, thread_ts=thread_ts, **markdown_message(plan.intro)
     )
     posted.append(str(response["ts"]))
-    await upload_markdown(
-        client, channel, thread_ts, plan.file_markdown, filename="answer.md", title="Answer"
-    )
+    await upload_markdown(client, channel, thread_ts, text.strip(), filename="answer.md", title="Answer")
     return posted
 
 

@@ -3,8 +3,9 @@
 Every edit reads the job afresh from the store under a per-job lock, so edits never go backwards: whichever
 edit runs last shows the latest state. Progress edits are throttled to one per ``progress_seconds`` per job
 (``chat.update`` is Tier 3), across replicas: every replica hears every progress event, and only the first to
-record a turn in the store (one per ``progress_seconds`` window of the clock) edits. State changes (started,
-finished) are edited at once.
+record a turn in the store (one per ``progress_seconds`` window of the clock) edits. While Slack makes an edit
+wait (a 429), later progress coalesces into one edit after it. State changes (started, finished) are edited at
+once.
 """
 
 from __future__ import annotations
@@ -37,27 +38,38 @@ class StartedMessages:
         self._progress_seconds = progress_seconds
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_edit: dict[str, float] = {}
-        self._scheduled: set[str] = set()
+        self._scheduled: set[str] = set()  # jobs with a progress edit waiting or in flight
+        self._dirty: set[str] = set()  # ... and progress since that edit read the job
 
     def progressed(self, job_id: str) -> None:
-        """A progress event: edit now if the last edit is old enough, else once when it is."""
-        if job_id in self._scheduled:
-            return
-        wait = self._last_edit.get(job_id, -1e9) + self._progress_seconds - time.monotonic()
-        self._scheduled.add(job_id)
-        self._tasks.spawn(self._edit_later(job_id, max(0.0, wait)), name=f"progress edit {job_id}")
+        """A progress event: edit now if the last edit is old enough, else once when it is.
 
-    async def _edit_later(self, job_id: str, delay: float) -> None:
+        Events coalesce: while an edit of the job is waiting or in flight (Slack may hold it for a while with a
+        429), later events only make sure that one more edit follows it; they never queue edits of their own.
+        """
+        if job_id in self._scheduled:
+            self._dirty.add(job_id)
+            return
+        self._scheduled.add(job_id)
+        self._tasks.spawn(self._edit_progress(job_id), name=f"progress edit {job_id}")
+
+    async def _edit_progress(self, job_id: str) -> None:
         try:
-            if delay:
-                await asyncio.sleep(delay)
+            while True:
+                wait = self._last_edit.get(job_id, -1e9) + self._progress_seconds - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self._dirty.discard(job_id)  # the edit below reads the job after every event so far
+                window = int(time.time() // max(0.1, self._progress_seconds))
+                if await our_turn(self._core, f"slack-progress-edit:{job_id}:{window}"):
+                    await self.refresh(job_id)
+                else:
+                    self._last_edit[job_id] = time.monotonic()  # another replica edited in this window
+                if job_id not in self._dirty:
+                    return
         finally:
             self._scheduled.discard(job_id)
-        window = int(time.time() // max(0.1, self._progress_seconds))
-        if await our_turn(self._core, f"slack-progress-edit:{job_id}:{window}"):
-            await self.refresh(job_id)
-        else:
-            self._last_edit[job_id] = time.monotonic()  # another replica edited in this window
+            self._dirty.discard(job_id)
 
     async def refresh(self, job_id: str) -> None:
         """Edit the run's started message to its current state (best effort: a failed edit is only logged)."""
@@ -76,6 +88,7 @@ class StartedMessages:
                 log.warning("editing the started message of %s failed: %s", job_id, exc.response.get("error"))
             except Exception:
                 log.warning("editing the started message of %s failed", job_id, exc_info=True)
+            self._last_edit[job_id] = time.monotonic()  # Slack may have made the edit wait: count from now
             if job.terminal:
                 self._last_edit.pop(job_id, None)
         if job.terminal and not lock.locked():

@@ -12,6 +12,7 @@ from typing import Any
 from server.core import ResearchJob, elapsed_seconds
 
 from .markdown import SUMMARY_CHARS, TEXT_LIMIT, first_paragraphs, truncate
+from .neutralise import neutralise
 from .plan_view import plan_blocks
 
 SECTION_LIMIT = 2_900  # a section block's text (Slack: 3,000)
@@ -72,12 +73,9 @@ def status_label(status: str) -> str:
     return STATUS_LABELS.get(status, status)
 
 
-def _mrkdwn_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def topic_line(prompt: str, limit: int = 300) -> str:
-    return _mrkdwn_escape(truncate(" ".join(prompt.split()), limit))
+    """A run's topic on one line, neutralised: people type ``<!here>`` too."""
+    return neutralise(truncate(" ".join(prompt.split()), limit))
 
 
 def research_pending_message(user_id: str, topic: str) -> dict[str, Any]:
@@ -108,7 +106,7 @@ def research_message(job: ResearchJob) -> dict[str, Any]:
             "The report is in the thread below." if job.status == "completed" else "Details in the thread."
         )
     elif job.progress:
-        lines.append(f"_Latest:_ {_mrkdwn_escape(truncate(job.progress.strip(), PROGRESS_CHARS))}")
+        lines.append(f"_Latest:_ {neutralise(truncate(job.progress.strip(), PROGRESS_CHARS))}")
     elif job.planning:
         lines.append("Drafting a plan; you can review it here before the research runs.")
     else:
@@ -212,9 +210,9 @@ def status_list(jobs: list[ResearchJob], links: dict[str, str | None]) -> str:
 def status_detail(job: ResearchJob, link: str | None) -> str:
     lines = [job_line(job, link)]
     if job.progress and not job.terminal:
-        lines.append(f"_Latest:_ {_mrkdwn_escape(truncate(job.progress.strip(), PROGRESS_CHARS))}")
+        lines.append(f"_Latest:_ {neutralise(truncate(job.progress.strip(), PROGRESS_CHARS))}")
     if job.error:
-        lines.append(job.error)
+        lines.append(neutralise(job.error))
     if not job.terminal:
         lines.append(f"Cancel it with `/gemini cancel {job.interaction_id}`.")
     return truncate("\n".join(lines), TEXT_LIMIT)

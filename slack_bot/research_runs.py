@@ -10,6 +10,7 @@ from server.core import Forbidden, GeminiInteractionsError, Origin, PendingStart
 
 from .destinations import thread_destination
 from .home import job_links
+from .neutralise import neutralise
 from .render import research_pending_message, status_detail, status_list
 
 if TYPE_CHECKING:
@@ -75,7 +76,9 @@ async def start(
         )
     except GeminiInteractionsError as exc:
         await client.chat_update(
-            channel=channel_id, ts=message_ts, text=f":warning: The research run could not start: {exc}"
+            channel=channel_id,
+            ts=message_ts,
+            text=neutralise(f":warning: The research run could not start: {exc}"),
         )
         await _forget_pending(bot, pending)
         return
@@ -117,7 +120,7 @@ async def cancel_text(bot: SlackBot, *, team_id: str | None, user_id: str | None
     except Forbidden as exc:
         return f":no_entry: {exc}"
     except GeminiInteractionsError as exc:
-        return f":warning: {exc}"
+        return neutralise(f":warning: {exc}")
     if job.status == "cancelled":
         return f"Cancelled research run `{job.interaction_id}`."
     return f"Research run `{job.interaction_id}` ended ({job.status}) before it could be cancelled."

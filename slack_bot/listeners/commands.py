@@ -10,8 +10,9 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
-from .. import conversation, research_runs
+from .. import conversation, not_a_member, research_runs
 from ..markdown import truncate
+from ..neutralise import neutralise
 from ..plan_view import plan_flag
 from ..render import HELP_TEXT, SORRY
 
@@ -47,48 +48,64 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
 
 
 async def run(bot: SlackBot, sub: str, rest: str, command: dict[str, Any], respond: AsyncRespond) -> None:
-    team_id, channel_id, user_id = command["team_id"], command["channel_id"], command["user_id"]
+    rest = await bot.readable(rest)
     try:
-        if sub == "status":
-            await respond(
-                await research_runs.status_text(bot, team_id=team_id, user_id=user_id, interaction_id=rest)
-            )
-        elif sub == "cancel":
-            await respond(
-                await research_runs.cancel_text(bot, team_id=team_id, user_id=user_id, interaction_id=rest)
-            )
-        elif sub == "research":
-            plan_first, topic = plan_flag(rest, default=bot.config.research_plan_first)
-            await research_runs.start(
-                bot,
-                team_id=team_id,
-                channel_id=channel_id,
-                user_id=user_id,
-                topic=topic,
-                thread_ts=None,
-                plan_first=plan_first,
-            )
-        else:
-            verb = "asked for an image of" if sub == "image" else "asked"
-            parent = await bot.client.chat_postMessage(
-                channel=channel_id,
-                text=truncate(f"<@{user_id}> {verb}: {rest}", PARENT_CHARS),
-                unfurl_links=False,
-            )
-            turn = conversation.Turn(team_id, channel_id, str(parent["ts"]), user_id, rest)
-            if sub == "image":
-                await conversation.draw(bot, turn)
-            else:
-                await conversation.answer(bot, turn)
+        await _work(bot, sub, rest, command, respond)
     except SlackApiError as exc:
-        if exc.response.get("error") not in NOT_IN_CHANNEL:
-            log.exception("/gemini %s failed", sub)
-            await respond(SORRY)
+        if exc.response.get("error") in NOT_IN_CHANNEL:
+            await _not_a_member(bot, sub, rest, command, respond)
             return
-        await respond(
-            "I can't post in this conversation. Add me to the channel (`/invite @Gemini`) or send me a direct "
-            "message, then try again."
-        )
+        log.exception("/gemini %s failed", sub)
+        await respond(SORRY)
     except Exception:
         log.exception("/gemini %s failed", sub)
+        await respond(SORRY)
+
+
+async def _work(bot: SlackBot, sub: str, rest: str, command: dict[str, Any], respond: AsyncRespond) -> None:
+    team_id, channel_id, user_id = command["team_id"], command["channel_id"], command["user_id"]
+    if sub == "status":
+        await respond(
+            await research_runs.status_text(bot, team_id=team_id, user_id=user_id, interaction_id=rest)
+        )
+    elif sub == "cancel":
+        await respond(
+            await research_runs.cancel_text(bot, team_id=team_id, user_id=user_id, interaction_id=rest)
+        )
+    elif sub == "research":
+        plan_first, topic = plan_flag(rest, default=bot.config.research_plan_first)
+        await research_runs.start(
+            bot,
+            team_id=team_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            topic=topic,
+            thread_ts=None,
+            plan_first=plan_first,
+        )
+    else:
+        verb = "asked for an image of" if sub == "image" else "asked"
+        parent = await bot.client.chat_postMessage(
+            channel=channel_id,
+            text=truncate(f"<@{user_id}> {verb}: {neutralise(rest)}", PARENT_CHARS),
+            unfurl_links=False,
+        )
+        turn = conversation.Turn(team_id, channel_id, str(parent["ts"]), user_id, rest)
+        if sub == "image":
+            await conversation.draw(bot, turn)
+        else:
+            await conversation.answer(bot, turn)
+
+
+async def _not_a_member(
+    bot: SlackBot, sub: str, rest: str, command: dict[str, Any], respond: AsyncRespond
+) -> None:
+    """Slack refused our post: we are not in this conversation (``not_a_member.py``)."""
+    try:
+        if sub == "ask":
+            await not_a_member.answer_in_place(bot, command, rest, respond)
+        else:
+            await respond(not_a_member.refusal(sub, command))
+    except Exception:
+        log.exception("/gemini %s failed where the bot is not a member", sub)
         await respond(SORRY)

@@ -6,6 +6,7 @@ Runs after the ack, in a tracked task: the checks need the store, and an ack mus
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,7 @@ async def _turn(
         return  # a thread we are not part of
     if not await bot.first_time(body):
         return  # Slack's retry, or the same event again
+    turn = dataclasses.replace(turn, text=await bot.readable(turn.text))
     topic = research_topic(turn.text) if not turn.files else None
     async with bot.turn_slots:
         try:

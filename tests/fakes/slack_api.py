@@ -9,9 +9,16 @@ users "shared", speaks Socket Mode on a websocket, and injects faults (429 with 
         ...
         calls = await slack.wait_for("chat.postMessage", 2)
 
-Limits that Slack enforces and the bot must respect are enforced here too (``chat.update`` text over 4,000
-characters → ``msg_too_long``; more than 12,000 characters of ``markdown`` blocks in one payload →
-``msg_blocks_too_long``; more than 50 blocks → ``invalid_blocks``), so a test fails when the bot breaks them.
+Rules that Slack enforces and the bot must respect are enforced here too, each citing its Slack doc, so a test
+fails when the bot breaks them (``slack_rules.py``; switch them with ``FakeSlack(rules=SlackRules(...))``):
+membership (``not_in_channel``, and ``channel_not_found`` for DMs and group DMs the bot is not in), a
+``thread_ts`` that must be an existing parent message, per-channel rate limiting with ``Retry-After`` (off unless
+a test turns it on), Block Kit validation per surface (no markdown block in a Home tab, header ≤ 150, ...), text
+limits (``chat.update`` over 4,000 characters → ``msg_too_long``, over 12,000 characters of ``markdown`` blocks →
+``msg_blocks_too_long``), the scopes the app was granted (``missing_scope``; by default the manifest's),
+``conversations.replies`` with the parent and people's messages in pages, Slack Connect files as stubs that only
+``files.info`` completes, and a ``response_url`` that takes 5 messages. The text of events and commands is escaped
+as Slack escapes it (``slack_text``). Every call, event and command is also added to ``slack_scopes.SESSION``.
 """
 
 from __future__ import annotations
@@ -20,21 +27,38 @@ import asyncio
 import hashlib
 import itertools
 import json
+import math
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
 from slack_sdk.signature import SignatureVerifier
 
+from .slack_rules import (
+    Channel,
+    SlackRules,
+    check_blocks,
+    default_channel,
+    not_a_member_error,
+    slack_text,
+)
+from .slack_scopes import APP_TOKEN_METHODS, SESSION, event_subscription, manifest_scopes, method_scope
+
 SIGNING_SECRET = "test-signing-secret"
 BOT_TOKEN = "xoxb-test-bot-token"
 APP_TOKEN = "xapp-test-app-token"
 
-MARKDOWN_BLOCKS_LIMIT = 12_000
 UPDATE_TEXT_LIMIT = 4_000
+REPLIES_LIMIT = 1_000  # conversations.replies: limit defaults to (and may not exceed) 1000
+# Who a test's users are, for users.info (docs.slack.dev/reference/methods/users.info).
+DEFAULT_USERS = {
+    "U1": {"name": "ada", "real_name": "Ada Lovelace", "display_name": "Ada"},
+    "U2": {"name": "grace", "real_name": "Grace Hopper", "display_name": ""},
+    "UBOT": {"name": "gemini", "real_name": "Gemini", "display_name": "Gemini"},
+}
 
 
 @dataclass(slots=True)
@@ -44,6 +68,7 @@ class Call:
     headers: dict[str, str]
     status: int
     response: dict[str, Any] | str
+    at: float = field(default_factory=time.monotonic)  # when it was answered
 
     @property
     def ok(self) -> bool:
@@ -65,6 +90,19 @@ class SharedFile:
     name: str
     mimetype: str
     data: bytes
+    slack_connect: bool = False
+
+    def as_stub(self) -> dict[str, Any]:
+        """How an event shows a file shared in a Slack Connect channel: no name, no link until files.info
+        (docs.slack.dev/apis/slack-connect/using-slack-connect-api-methods, "Working with files")."""
+        return {
+            "id": self.id,
+            "mode": "file_access",
+            "file_access": "check_file_info",
+            "created": 0,
+            "timestamp": 0,
+            "user": "",
+        }
 
     def as_event_file(self, base_url: str) -> dict[str, Any]:
         quoted = urllib.parse.quote(self.name)
@@ -122,10 +160,6 @@ def _json_arg(value: Any) -> Any:
     return value
 
 
-def _markdown_chars(blocks: list[dict[str, Any]]) -> int:
-    return sum(len(b.get("text", "")) for b in blocks if b.get("type") == "markdown")
-
-
 class FakeSlack:
     """The far end of every Slack call the bot makes, on 127.0.0.1 and a free port."""
 
@@ -137,7 +171,15 @@ class FakeSlack:
         bot_id: str = "BBOT",
         bot_token: str = BOT_TOKEN,
         app_token: str = APP_TOKEN,
+        rules: SlackRules | None = None,
+        scopes: Iterable[str] | None = None,
     ) -> None:
+        self.rules = rules or SlackRules()
+        self.scopes = frozenset(manifest_scopes() if scopes is None else scopes)  # what the app was granted
+        self.channels: dict[str, Channel] = {}
+        self.users: dict[str, dict[str, str]] = {k: dict(v) for k, v in DEFAULT_USERS.items()}
+        self._posted_at: dict[str, list[float]] = {}  # channel → times of recent chat.postMessage calls
+        self._response_uses: dict[str, int] = {}
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
@@ -235,11 +277,42 @@ class FakeSlack:
         arrive, whether or not the caller is still waiting (a request that reached Slack is carried out)."""
         self._lags[method] = self._lags.get(method, []) + [seconds] * times
 
-    def share_file(self, name: str, data: bytes, mimetype: str) -> dict[str, Any]:
-        """A file a user shared; returns the file object an event carries."""
-        shared = SharedFile(id=f"F{next(self._ids):08d}", name=name, mimetype=mimetype, data=data)
+    def add_channel(self, channel_id: str, *, kind: str, name: str = "", member: bool = True) -> Channel:
+        """Declare a conversation: ``kind`` channel, group (private), im or mpim; ``member``: the bot is in it."""
+        channel = Channel(channel_id, kind=kind, name=name or default_channel(channel_id).name, member=member)
+        self.channels[channel_id] = channel
+        return channel
+
+    def channel(self, channel_id: str) -> Channel:
+        return self.channels.get(channel_id) or default_channel(channel_id)
+
+    def user_event(self, event: dict[str, Any]) -> None:
+        """An event Slack is about to send the bot: a person's message (or mention) is now in the conversation,
+        so the bot can reply in its thread and conversations.replies returns it."""
+        if event.get("type") not in ("message", "app_mention") or not event.get("ts"):
+            return
+        if event.get("subtype") not in (None, "file_share", "thread_broadcast"):
+            return
+        channel = str(event.get("channel", ""))
+        messages = self.messages.setdefault(channel, [])
+        if any(m["ts"] == event["ts"] for m in messages):
+            return  # the app_mention and the message event of one message
+        message: dict[str, Any] = {
+            k: event[k] for k in ("type", "user", "text", "ts", "thread_ts", "files") if k in event
+        }
+        message["type"] = "message"
+        messages.append(message)
+        messages.sort(key=lambda m: float(m["ts"]))
+
+    def share_file(
+        self, name: str, data: bytes, mimetype: str, *, slack_connect: bool = False
+    ) -> dict[str, Any]:
+        """A file a user shared; returns the file object an event carries (a stub in a Slack Connect channel)."""
+        shared = SharedFile(
+            id=f"F{next(self._ids):08d}", name=name, mimetype=mimetype, data=data, slack_connect=slack_connect
+        )
         self.shared_files[shared.id] = shared
-        return shared.as_event_file(self.url)
+        return shared.as_stub() if slack_connect else shared.as_event_file(self.url)
 
     def response_url(self) -> str:
         return f"{self.url}/response/{next(self._ids)}"
@@ -321,6 +394,7 @@ class FakeSlack:
             "payload": payload,
         }
         if type_ == "events_api":
+            self.user_event(payload.get("event") or {})
             message["retry_attempt"] = 0
             message["retry_reason"] = ""
         await self.sockets[-1].send_str(json.dumps(message))
@@ -399,14 +473,70 @@ class FakeSlack:
                 text=fault.body, status=fault.status, headers=fault.headers, content_type="text/html"
             )
         token = headers.get("Authorization", "").removeprefix("Bearer ").strip() or args.get("token", "")
-        expected = self.app_token if method == "apps.connections.open" else self.bot_token
+        expected = self.app_token if method in APP_TOKEN_METHODS else self.bot_token
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if token != expected:
             body: dict[str, Any] = {"ok": False, "error": "invalid_auth"}
+        elif handler is None:
+            body = {"ok": False, "error": "unknown_method"}
+        elif method in APP_TOKEN_METHODS:
+            body = handler(args)
         else:
-            handler = getattr(self, "_m_" + method.replace(".", "_"), None)
-            body = handler(args) if handler else {"ok": False, "error": "unknown_method"}
-        self._record(Call(method, args, headers, 200, body))
-        return web.json_response(body)
+            SESSION.calls[(method, self._kind_of(args))] += 1
+            body = self._missing_scope(method, args) or self._limited(method, args) or handler(args)
+        status = 429 if body.get("error") == "ratelimited" else 200
+        self._record(Call(method, args, headers, status, body))
+        extra = {"Retry-After": str(body.pop("retry_after"))} if status == 429 else None
+        return web.json_response(body, status=status, headers=extra)
+
+    def _kind_of(self, args: dict[str, Any]) -> str | None:
+        channel = args.get("channel") or args.get("channel_id")
+        return self.channel(str(channel)).kind if channel else None
+
+    def _missing_scope(self, method: str, args: dict[str, Any]) -> dict[str, Any] | None:
+        """A method the app has no scope for (docs.slack.dev/reference/methods/<method>, error missing_scope)."""
+        needed = method_scope(method, self._kind_of(args))
+        if needed is None or needed in self.scopes:
+            return None
+        return {
+            "ok": False,
+            "error": "missing_scope",
+            "needed": needed,
+            "provided": ",".join(sorted(self.scopes)),
+        }
+
+    def _limited(self, method: str, args: dict[str, Any]) -> dict[str, Any] | None:
+        """About one chat.postMessage per second per channel, bursts allowed; past that HTTP 429 and Retry-After
+        (docs.slack.dev/apis/web-api/rate-limits, "Posting messages")."""
+        interval = self.rules.post_interval_seconds
+        if method != "chat.postMessage" or interval <= 0:
+            return None
+        now = time.monotonic()
+        recent = [t for t in self._posted_at.get(str(args.get("channel")), []) if now - t < interval]
+        if len(recent) < self.rules.post_burst:
+            self._posted_at[str(args.get("channel"))] = [*recent, now]
+            return None
+        wait = self.rules.retry_after_seconds or max(1, math.ceil(recent[0] + interval - now))
+        return {"ok": False, "error": "ratelimited", "retry_after": wait}
+
+    def _in_conversation(self, channel_id: str) -> str | None:
+        """The error for a bot that is not in ``channel_id`` (chat.postMessage's not_in_channel /
+        channel_not_found, which conversations.replies, files sharing and setStatus answer alike)."""
+        channel = self.channel(channel_id)
+        if not channel_id:
+            return "channel_not_found"
+        if self.rules.membership and not channel.member:
+            return not_a_member_error(channel)
+        return None
+
+    def _thread_error(self, channel_id: str, thread_ts: str | None) -> str | None:
+        """chat.postMessage's thread_ts must be a message there, and not a reply ("use its parent instead")."""
+        if not thread_ts or not self.rules.threads_must_exist:
+            return None
+        parent = next((m for m in self.messages.get(channel_id, []) if m["ts"] == thread_ts), None)
+        if parent is None or parent.get("thread_ts") not in (None, thread_ts):
+            return "invalid_thread_ts"
+        return None
 
     async def _upload(self, request: web.Request) -> web.Response:
         upload = self.uploads.get(request.match_info["file_id"])
@@ -426,14 +556,25 @@ class FakeSlack:
         )
         if shared is None:
             return web.Response(status=404, text="not found")
-        if auth != f"Bearer {self.bot_token}":
+        if auth != f"Bearer {self.bot_token}" or "files:read" not in self.scopes:
             # Slack answers an unauthenticated file request with its sign-in page, not an error status.
             return web.Response(text="<!DOCTYPE html><html>Sign in to Slack</html>", content_type="text/html")
+        SESSION.calls[("download", None)] += 1
         return web.Response(body=shared.data, content_type=shared.mimetype)
 
     async def _response_url(self, request: web.Request) -> web.Response:
         raw = await request.read()
         body = json.loads(raw) if raw else {}
+        url_id = request.match_info["id"]
+        uses = self._response_uses.get(url_id, 0) + 1
+        self._response_uses[url_id] = uses
+        if uses > self.rules.response_url_uses:  # "up to 5 times within 30 minutes"
+            self._record(Call("response_url", body, dict(request.headers), 404, "used_url"))
+            return web.Response(status=404, text="used_url")
+        error = check_blocks(body.get("blocks"), "message") if self.rules.validate_blocks else None
+        if error:
+            self._record(Call("response_url", body, dict(request.headers), 400, error))
+            return web.Response(status=400, text=error)
         self.responses.append(body)
         self._record(Call("response_url", body, dict(request.headers), 200, "ok"))
         return web.Response(text="ok")
@@ -455,24 +596,24 @@ class FakeSlack:
     def _m_apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"}
 
-    def _check_blocks(self, args: dict[str, Any]) -> str | None:
+    def _check_blocks(self, args: dict[str, Any], surface: str = "message") -> str | None:
         blocks = _json_arg(args.get("blocks")) or []
-        if not isinstance(blocks, list) or len(blocks) > 50:
-            return "invalid_blocks"
-        if _markdown_chars(blocks) > MARKDOWN_BLOCKS_LIMIT:
-            return "msg_blocks_too_long"
-        for b in blocks:
-            if b.get("type") == "section" and len(b.get("text", {}).get("text", "")) > 3000:
-                return "invalid_blocks"
-        if not args.get("text") and not blocks:
+        error = check_blocks(blocks, surface)
+        if error == "invalid_blocks" and not self.rules.validate_blocks and isinstance(blocks, list):
+            error = None if len(blocks) <= 50 else error
+        if error:
+            return error
+        if surface == "message" and not args.get("text") and not blocks:
             return "no_text"
         return None
 
     def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel = args.get("channel")
-        if not channel:
-            return {"ok": False, "error": "channel_not_found"}
-        error = self._check_blocks(args)
+        channel = str(args.get("channel") or "")
+        error = (
+            self._in_conversation(channel)
+            or self._thread_error(channel, args.get("thread_ts"))
+            or self._check_blocks(args)
+        )
         if error:
             return {"ok": False, "error": error}
         message = {
@@ -494,37 +635,53 @@ class FakeSlack:
     def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         if len(args.get("text") or "") > UPDATE_TEXT_LIMIT:
             return {"ok": False, "error": "msg_too_long"}
-        error = self._check_blocks(args)
+        error = self._in_conversation(str(args.get("channel") or "")) or self._check_blocks(args)
         if error:
             return {"ok": False, "error": error}
         try:
             message = self.message(args.get("channel", ""), args.get("ts", ""))
         except KeyError:
             return {"ok": False, "error": "message_not_found"}
+        if message.get("user") != self.bot_user_id:  # "cant_update_message": not the bot's own message
+            return {"ok": False, "error": "cant_update_message"}
         message["text"] = args.get("text") or ""
         message["blocks"] = _json_arg(args.get("blocks")) or []
         message["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
         return {"ok": True, "channel": args["channel"], "ts": args["ts"], "text": message["text"]}
 
     def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
-        error = self._check_blocks(args)
+        error = self._in_conversation(str(args.get("channel") or "")) or self._check_blocks(args)
         if error:
             return {"ok": False, "error": error}
         return {"ok": True, "message_ts": self._next_ts()}
 
     def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
-        channel, ts = args.get("channel", ""), args.get("ts", "")
+        """The parent and every reply, oldest first, in pages of ``limit`` (at most 1000) with a cursor
+        (docs.slack.dev/reference/methods/conversations.replies)."""
+        channel, ts = str(args.get("channel") or ""), str(args.get("ts") or "")
+        error = self._in_conversation(channel)
+        if error:
+            return {"ok": False, "error": error}
         found = self.thread(channel, ts)
         if not found:
             return {"ok": False, "error": "thread_not_found"}
         with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        limit = min(REPLIES_LIMIT, int(args.get("limit") or REPLIES_LIMIT))
+        start = int(args.get("cursor") or 0)
+        page = found[start : start + limit]
         messages = []
-        for m in found:
+        for m in page:
             copy = dict(m)
             if not with_metadata:
                 copy.pop("metadata", None)
             messages.append(copy)
-        return {"ok": True, "messages": messages, "has_more": False}
+        more = start + limit < len(found)
+        return {
+            "ok": True,
+            "messages": messages,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def _m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("filename") or not str(args.get("length", "")).isdigit():
@@ -537,6 +694,11 @@ class FakeSlack:
 
     def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
         files = _json_arg(args.get("files")) or []
+        channel = str(args.get("channel_id") or "")
+        if channel:
+            error = self._in_conversation(channel) or self._thread_error(channel, args.get("thread_ts"))
+            if error:
+                return {"ok": False, "error": error}
         done = []
         for item in files:
             upload = self.uploads.get(item.get("id", ""))
@@ -554,7 +716,7 @@ class FakeSlack:
                     "size": len(upload.data),
                 }
             )
-        if args.get("channel_id"):
+        if channel:
             message = {
                 "type": "message",
                 "ts": self._next_ts(),
@@ -566,13 +728,38 @@ class FakeSlack:
             }
             if args.get("thread_ts"):
                 message["thread_ts"] = args["thread_ts"]
-            self.messages.setdefault(args["channel_id"], []).append(message)
+            self.messages.setdefault(channel, []).append(message)
         return {"ok": True, "files": done}
+
+    def _m_files_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The whole file object, download links included (what a Slack Connect stub lacks)."""
+        shared = self.shared_files.get(str(args.get("file") or ""))
+        if shared is None:
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "file": shared.as_event_file(self.url)}
+
+    def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user_id = str(args.get("user") or "")
+        known = self.users.get(user_id)
+        if known is None:
+            return {"ok": False, "error": "user_not_found"}
+        profile = {"display_name": known["display_name"], "real_name": known["real_name"]}
+        return {
+            "ok": True,
+            "user": {
+                "id": user_id,
+                "name": known["name"],
+                "real_name": known["real_name"],
+                "profile": profile,
+            },
+        }
 
     def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
         view = _json_arg(args.get("view"))
-        if not isinstance(view, dict) or view.get("type") != "home" or len(view.get("blocks", [])) > 100:
+        if not isinstance(view, dict) or view.get("type") != "home":
             return {"ok": False, "error": "invalid_arguments"}
+        if self._check_blocks({"blocks": view.get("blocks")}, "home"):
+            return {"ok": False, "error": "invalid_arguments"}  # views.publish reports bad blocks so
         self.views[args.get("user_id", "")] = view
         return {"ok": True, "view": {"id": "V1", **view}}
 
@@ -601,6 +788,9 @@ class FakeSlack:
     def _m_assistant_threads_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("channel_id") or not args.get("thread_ts"):
             return {"ok": False, "error": "invalid_arguments"}
+        error = self._in_conversation(str(args["channel_id"]))
+        if error:
+            return {"ok": False, "error": error}
         return {"ok": True}
 
 
@@ -665,7 +855,12 @@ def slash_command_body(
     team_id: str = "T1",
     response_url: str = "http://127.0.0.1:9/unused",
     command: str = "/gemini",
+    channel_name: str | None = None,
+    as_sent: bool = False,
 ) -> str:
+    """A slash command's form body, ``text`` being what the person typed (escaped here as Slack escapes it), or
+    with ``as_sent`` the text exactly as Slack sends it."""
+    SESSION.commands += 1
     trigger = hashlib.sha1(f"{text}{time.time_ns()}".encode()).hexdigest()[:12]
     return urllib.parse.urlencode(
         {
@@ -673,11 +868,11 @@ def slash_command_body(
             "team_id": team_id,
             "team_domain": "fake",
             "channel_id": channel_id,
-            "channel_name": "general",
+            "channel_name": channel_name or default_channel(channel_id).name,
             "user_id": user_id,
             "user_name": user_id.lower(),
             "command": command,
-            "text": text,
+            "text": text if as_sent else slack_text(text),
             "api_app_id": "A1",
             "response_url": response_url,
             "trigger_id": f"trigger.{trigger}",
@@ -691,7 +886,8 @@ _event_ids = itertools.count(1)
 def event_envelope(
     event: dict[str, Any], *, team_id: str = "T1", event_id: str | None = None
 ) -> dict[str, Any]:
-    """An ``event_callback`` body as the Events API sends it."""
+    """An ``event_callback`` body as the Events API sends it (its text as the test wrote it: see ``slack_text``)."""
+    SESSION.events[event_subscription(event)] += 1
     return {
         "token": "legacy-verification-token",
         "team_id": team_id,

@@ -241,7 +241,7 @@ def _command(base: str, slack: FakeSlack, text: str, *, secret: str = SIGNING_SE
 def test_slack_bot_over_http_never_shows_a_secret(
     fake_slack: tuple[BlockingPortal, FakeSlack], emulator: EmulatorHandle, faults: Faults, tmp_path: Path
 ) -> None:
-    _portal, slack = fake_slack
+    portal, slack = fake_slack
     env = _slack_env(slack, emulator, tmp_path / "data")
     replies: list[str] = []
     with slack_http_process(env, tmp_path / "bot.log", "--log-level", "DEBUG") as bot:
@@ -264,11 +264,9 @@ def test_slack_bot_over_http_never_shows_a_secret(
         replies.append(_command(bot.url, slack, "status").text)
         replies.append(_command(bot.url, slack, "cancel v1_nope").text)
         _wait(lambda: len(slack.responses) >= 2, "the status and cancel replies")
-        event = json.dumps(
-            event_envelope(
-                {"type": "app_mention", "channel": "C1", "user": "U1", "text": "<@UBOT> hi", "ts": "1.000001"}
-            )
-        )
+        said = {"type": "app_mention", "channel": "C1", "user": "U1", "text": "<@UBOT> hi", "ts": "1.000001"}
+        portal.call(slack.user_event, said)  # the message is in the channel before Slack sends the event
+        event = json.dumps(event_envelope(said))
         mention = httpx.post(
             f"{bot.url}/slack/events",
             content=event,

@@ -172,13 +172,6 @@ async def test_image_command_uploads_the_png_into_the_thread(signed: SignedSlack
     assert json.loads(complete.args["files"])[0]["title"] == "a red bicycle"
 
 
-async def test_question_in_a_channel_the_bot_is_not_in(signed: SignedSlack, slack: FakeSlack) -> None:
-    slack.fail("chat.postMessage", status=200, error="not_in_channel")
-    await signed.command("hello?")
-    [response] = await slack.wait_for("response_url", 1)
-    assert "/invite" in response.args["text"]
-
-
 async def test_gemini_errors_are_posted_in_the_thread(
     signed: SignedSlack, slack: FakeSlack, faults: object
 ) -> None:

@@ -18,7 +18,7 @@ from slack_bot.bot import SlackBot
 from slack_bot.destinations import slack_destination
 from tests.fakes.slack_api import FakeSlack
 from tests.support.env import make_settings
-from tests.support.slack import SignedSlack, eventually, running_bot, slack_config
+from tests.support.slack import SignedSlack, eventually, running_bot, slack_config, user_message
 from tests.support.slack import is_report_summary as _is_report_summary
 from tests.support.slack import start_research as _start
 
@@ -91,14 +91,18 @@ async def test_retries_stop_at_the_limit(
     assert not slack.calls_to("chat.postMessage", where=_is_report_summary)
 
 
+@pytest.mark.parametrize("people_replies", [0, 250], ids=["quiet thread", "busy thread, two pages"])
 async def test_resuming_a_delivery_finds_parts_already_in_the_thread(
-    slack: FakeSlack, settings: object, emulator: object
+    slack: FakeSlack, settings: object, emulator: object, people_replies: int
 ) -> None:
-    """A worker that died after posting the summary but before recording it: the next one does not repost."""
+    """A worker that died after posting the summary but before recording it: the next one does not repost,
+    even when people's replies push the summary onto the second page of conversations.replies."""
     config = slack_config(slack, sweep_seconds=60.0)
     async with running_bot(settings, config) as bot:  # type: ignore[arg-type]  # the settings fixture, typed loosely
         parent = await bot.client.chat_postMessage(channel="C1", text="<@U1> started research: recovery")
         thread_ts = str(parent["ts"])
+        for n in range(people_replies):
+            slack.user_event(user_message(f"reply {n}", thread_ts=thread_ts))
         origin = Origin(
             source="slack",
             owner="U1",
@@ -131,8 +135,13 @@ async def test_resuming_a_delivery_finds_parts_already_in_the_thread(
                 {"p": json.dumps({"attempt": 1, "posted": {}})},
             )
         assert await bot.deliveries.deliver(job.interaction_id, destination) is True
-        [replies] = slack.calls_to("conversations.replies")
-        assert replies.args["ts"] == thread_ts and replies.args["include_all_metadata"] in ("1", "true", True)
+        replies = slack.calls_to("conversations.replies")
+        assert len(replies) == 1 + people_replies // 200  # one page per 200 messages
+        assert replies[0].args["ts"] == thread_ts and replies[0].args["include_all_metadata"] in (
+            "1",
+            "true",
+            True,
+        )
         assert len(slack.calls_to("chat.postMessage", where=_is_report_summary)) == 1
         assert len(slack.calls_to("files.completeUploadExternal")) == 1
 

@@ -15,6 +15,7 @@ from slack_bot.render import (
     home_view,
     report_summary,
     research_message,
+    status_detail,
     status_list,
     thread_link,
 )
@@ -137,7 +138,7 @@ def test_research_message_running_has_cancel_and_escaped_topic() -> None:
     payload = research_message(_job(progress="Reading " + "r" * 5000))
     assert len(payload["text"]) <= TEXT_LIMIT
     section = payload["blocks"][0]["text"]["text"]
-    assert "TPUs &lt;and&gt; GPUs &amp; more" in section and len(section) <= 3000
+    assert "TPUs &lt;and&gt; GPUs & more" in section and len(section) <= 3000
     assert "3m 05s" in section or "3m 06s" in section
     button = payload["blocks"][1]["elements"][0]
     assert button["action_id"] == CANCEL_ACTION and button["value"] == "v1_abc"
@@ -169,3 +170,21 @@ def test_status_list_and_home_view() -> None:
     view = home_view(jobs, {"v1_abc": link})
     assert view["type"] == "home" and len(view["blocks"]) <= 100
     assert any(link in (b.get("text") or {}).get("text", "") for b in view["blocks"])
+
+
+def test_every_job_payload_neutralises_what_gemini_and_people_wrote() -> None:
+    pings = "<!channel> <!here> <@U2> <!subteam^S1|@eng>"
+    job = _job(prompt=f"topic {pings}", progress=f"Reading {pings}", error=f"Google said {pings}")
+    ended = _job(
+        "failed", prompt=f"topic {pings}", error=f"Google said {pings}", finished_at=datetime.now(UTC)
+    )
+    payloads = [
+        research_message(job),
+        status_detail(job, None),
+        status_list([job], {}),
+        home_view([job], {}),
+        markdown_message(report_summary(ended, f"# {pings}\n\nFound {pings}.")),
+    ]
+    rendered = repr(payloads)
+    assert not re.search(r"<(!|@U2)", rendered)  # <@U1>, who started the run, is ours
+    assert rendered.count("&lt;!here&gt;") >= 6

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import anyio
 import pytest
@@ -139,7 +140,7 @@ async def test_status_and_cancel_commands_respect_team_and_owner(
 ) -> None:
     _, job_id = await _start(signed, slack, "slow [emulator:stuck]")
 
-    async def reply(text: str, **kw: str) -> str:
+    async def reply(text: str, **kw: Any) -> str:
         before = len(slack.calls_to("response_url"))
         await signed.command(text, **kw)
         calls = await slack.wait_for("response_url", before + 1)

@@ -16,7 +16,7 @@ from server.core import Core, Settings
 from slack_bot.app import build_client, create_app
 from slack_bot.bot import SlackBot
 from slack_bot.config import SlackConfig
-from slack_bot.http import EVENTS_PATH
+from slack_bot.http import EVENTS_PATH, http_app
 from slack_bot.render import REPORT_EVENT_TYPE
 from tests.fakes.slack_api import (
     SIGNING_SECRET,
@@ -28,6 +28,7 @@ from tests.fakes.slack_api import (
     slash_command_body,
     view_submission_body,
 )
+from tests.fakes.slack_rules import default_channel, slack_text
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 10.0, what: str = "") -> None:
@@ -60,6 +61,23 @@ async def running_bot(settings: Settings, config: SlackConfig) -> AsyncIterator[
             yield bot
 
 
+@asynccontextmanager
+async def signed_bot(
+    settings: Settings, slack: FakeSlack, **config: Any
+) -> AsyncIterator[tuple[SlackBot, SignedSlack]]:
+    """A running bot (HTTP mode, its real Starlette route) and signed requests to it, against ``slack``."""
+    async with running_bot(settings, slack_config(slack, **config)) as bot:
+        transport = httpx.ASGITransport(app=http_app(bot))
+        async with httpx.AsyncClient(transport=transport, base_url="http://bot.test") as client:
+            yield bot, SignedSlack(client, slack)
+
+
+def everything_posted(slack: FakeSlack) -> str:
+    """Every message, edit, view and response_url body the bot sent, as one JSON text."""
+    posts = [c.args for c in slack.calls if c.method in ("chat.postMessage", "chat.update", "views.publish")]
+    return json.dumps(posts + list(slack.responses), ensure_ascii=False)
+
+
 @dataclass
 class SignedSlack:
     """Sends requests to the bot's real Starlette route, signed exactly as Slack signs them."""
@@ -73,20 +91,31 @@ class SignedSlack:
         return await self.http.post(EVENTS_PATH, content=body.encode(), headers=headers)
 
     async def command(
-        self, text: str, *, user_id: str = "U1", channel_id: str = "C1", team_id: str = "T1"
+        self,
+        text: str,
+        *,
+        user_id: str = "U1",
+        channel_id: str = "C1",
+        team_id: str = "T1",
+        channel_name: str | None = None,
+        as_sent: bool = False,
     ) -> httpx.Response:
+        """``/gemini <text>``, ``text`` as the person typed it (or, ``as_sent``, as Slack sends it)."""
         body = slash_command_body(
             text,
             user_id=user_id,
             channel_id=channel_id,
             team_id=team_id,
             response_url=self.slack.response_url(),
+            channel_name=channel_name or self.slack.channel(channel_id).name,
+            as_sent=as_sent,
         )
         return await self.post(body, "application/x-www-form-urlencoded")
 
     async def event(
         self, event: dict[str, Any], *, team_id: str = "T1", event_id: str | None = None, **headers: str
     ) -> httpx.Response:
+        self.slack.user_event(event)
         body = json.dumps(event_envelope(event, team_id=team_id, event_id=event_id))
         return await self.post(body, "application/json", **headers)
 
@@ -111,18 +140,26 @@ def user_ts() -> str:
     return f"{int(time.time())}.{900000 + next(_ts):06d}"
 
 
-def user_message(text: str, *, channel: str = "C1", user: str = "U1", **extra: Any) -> dict[str, Any]:
-    event = {"type": "message", "channel": channel, "user": user, "text": text, "ts": user_ts()}
-    event["channel_type"] = "im" if channel.startswith("D") else "channel"
+def user_message(
+    text: str, *, channel: str = "C1", user: str = "U1", as_sent: bool = False, **extra: Any
+) -> dict[str, Any]:
+    """A person's message event; ``text`` as they typed it (escaped as Slack escapes it: ``slack_text``), or
+    ``as_sent`` by Slack."""
+    sent = text if as_sent else slack_text(text)
+    event = {"type": "message", "channel": channel, "user": user, "text": sent, "ts": user_ts()}
+    event["channel_type"] = default_channel(channel).kind
     return event | extra
 
 
-def mention(text: str, *, channel: str = "C1", user: str = "U1", **extra: Any) -> dict[str, Any]:
+def mention(
+    text: str, *, channel: str = "C1", user: str = "U1", as_sent: bool = False, **extra: Any
+) -> dict[str, Any]:
+    """A person's ``@Gemini <text>``, ``text`` as they typed it (or ``as_sent`` by Slack)."""
     event = {
         "type": "app_mention",
         "channel": channel,
         "user": user,
-        "text": f"<@UBOT> {text}",
+        "text": f"<@UBOT> {text if as_sent else slack_text(text)}",
         "ts": user_ts(),
     }
     return event | extra
@@ -134,7 +171,7 @@ def is_report_summary(call: Call) -> bool:
     return call.ok and isinstance(metadata, dict) and metadata.get("event_type") == REPORT_EVENT_TYPE
 
 
-async def start_research(signed: SignedSlack, slack: FakeSlack, topic: str, **kw: str) -> tuple[str, str]:
+async def start_research(signed: SignedSlack, slack: FakeSlack, topic: str, **kw: Any) -> tuple[str, str]:
     """Run ``/gemini research <topic>``; return (started message ts, interaction id)."""
     await signed.command(f"research {topic}", **kw)
     [started] = await slack.wait_for("chat.postMessage", 1)
