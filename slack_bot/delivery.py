@@ -74,6 +74,7 @@ PERMANENT_ERRORS = frozenset(
         "missing_scope",
         "team_access_not_granted",
         "thread_not_found",
+        "invalid_thread_ts",
     }
 )
 CRASH_EXIT_CODE = 70

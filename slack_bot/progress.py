@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+Shown = tuple[str, str | None]  # what an edit showed of a job: its status and progress
+
 
 class StartedMessages:
     def __init__(
@@ -62,23 +64,32 @@ class StartedMessages:
                 self._dirty.discard(job_id)  # the edit below reads the job after every event so far
                 window = int(time.time() // max(0.1, self._progress_seconds))
                 if await our_turn(self._core, f"slack-progress-edit:{job_id}:{window}"):
-                    await self.refresh(job_id)
+                    shown = await self._refresh(job_id)
                 else:
                     self._last_edit[job_id] = time.monotonic()  # another replica edited in this window
-                if job_id not in self._dirty:
+                    shown = await self._state(job_id)  # ... and showed about this
+                # Events meanwhile call for one more edit, unless they brought nothing new (an event heard twice).
+                if job_id not in self._dirty or await self._state(job_id) == shown:
                     return
         finally:
             self._scheduled.discard(job_id)
             self._dirty.discard(job_id)
 
+    async def _state(self, job_id: str) -> Shown | None:
+        job = await self._core.store.get_job(job_id)
+        return (job.status, job.progress) if job else None
+
     async def refresh(self, job_id: str) -> None:
         """Edit the run's started message to its current state (best effort: a failed edit is only logged)."""
+        await self._refresh(job_id)
+
+    async def _refresh(self, job_id: str) -> Shown | None:
         lock = self._locks.setdefault(job_id, asyncio.Lock())
         async with lock:
             job = await self._core.store.get_job(job_id)
             origin = job.origin if job else None
             if job is None or origin is None or not (origin.channel_id and origin.message_ts):
-                return
+                return None
             self._last_edit[job_id] = time.monotonic()
             try:
                 await self._client.chat_update(
@@ -93,3 +104,4 @@ class StartedMessages:
                 self._last_edit.pop(job_id, None)
         if job.terminal and not lock.locked():
             self._locks.pop(job_id, None)
+        return job.status, job.progress

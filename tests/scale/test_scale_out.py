@@ -185,7 +185,9 @@ async def test_events_cross_processes_and_any_replica_answers_status(
             assert len(await core.store.get_report(job.interaction_id) or "") > 1000
 
             # Started and run here, for a Slack thread; the bot process hears it and acts on it.
-            parent = "1700000000.000100"
+            asked = user_message("research this here")
+            slack.user_event(asked)  # the thread's first message, as Slack has it
+            parent = asked["ts"]
             origin = Origin(
                 source="slack", owner="U1", team_id="T1", channel_id="C1", thread_ts=parent, message_ts=parent
             )
