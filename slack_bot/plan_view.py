@@ -41,7 +41,9 @@ def plan_flag(topic: str, *, default: bool) -> tuple[bool, str]:
 
 def plan_blocks(job: ResearchJob) -> list[dict[str, Any]]:
     """The proposed plan and the three buttons, for a job awaiting approval."""
-    plan = truncate(neutralise((job.plan or "").strip()), PLAN_CHARS) or "_(The agent proposed an empty plan.)_"
+    plan = (
+        truncate(neutralise((job.plan or "").strip()), PLAN_CHARS) or "_(The agent proposed an empty plan.)_"
+    )
     return [
         {"type": "markdown", "text": plan},
         {

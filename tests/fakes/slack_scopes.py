@@ -16,7 +16,7 @@ import yaml
 MANIFEST = Path(__file__).resolve().parents[2] / "slack_manifest.yaml"
 
 # Web API methods → the bot scope each needs ("Scopes" on docs.slack.dev/reference/methods/<method>). None: no
-# scope (auth.test, views.publish). conversations.replies depends on the kind of conversation, below.
+# scope (auth.test, views.publish, views.open). conversations.replies depends on the kind of conversation, below.
 METHOD_SCOPES: dict[str, str | None] = {
     "auth.test": None,
     "chat.postMessage": "chat:write",
@@ -31,6 +31,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "download": "files:read",  # GET url_private with the bot token (docs.slack.dev/reference/objects/file-object)
     "users.info": "users:read",
     "views.publish": None,
+    "views.open": None,
 }
 HISTORY_SCOPES = {  # conversations.replies: "channels:history, groups:history, im:history, mpim:history"
     "channel": "channels:history",
