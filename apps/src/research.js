@@ -3,9 +3,18 @@
 import { copyText, dataUrl, duration, errorText, h, resultText } from "./dom.js";
 import { renderMarkdown, tableOfContents } from "./markdown.js";
 
-const TERMINAL = new Set(["completed", "failed", "cancelled", "incomplete", "budget_exceeded", "timed_out"]);
+// start_unknown is final: a start cut short by a restart, which the view must not keep polling as "Starting".
+const TERMINAL = new Set([
+  "completed",
+  "failed",
+  "cancelled",
+  "incomplete",
+  "budget_exceeded",
+  "timed_out",
+  "start_unknown",
+]);
 const LABELS = {
-  start_unknown: "Starting",
+  start_unknown: "Start unknown",
   in_progress: "Researching",
   awaiting_approval: "Plan ready for review",
   completed: "Completed",

@@ -159,3 +159,46 @@ async def test_image_view_refines_and_shows_earlier_versions(apps_client: Client
         await expect(versions.nth(1)).to_contain_text("make it night")
         await expect(versions.nth(2)).to_contain_text("add a moon")
         assert f"image://{first}" in host.resource_reads()
+
+
+async def test_a_planned_run_shows_its_plan_then_runs_it_from_the_view(
+    apps_client: Client, assets: Assets, emulator: EmulatorHandle
+) -> None:
+    prompt = "Heat pumps in cold climates [emulator:plan_seconds=0.2] [emulator:research_seconds=2]"
+    async with view_host(apps_client, assets) as host:
+        shown = await host.show("start_research", {"prompt": prompt, "plan_first": True})
+        frame = shown.frame
+        iid = shown.result.structured_content["interaction_id"]
+
+        # The plan, read as the job's document, with nothing spent until it is run.
+        await expect(frame.locator(".status")).to_have_text("Plan ready for review", timeout=SLOW)
+        plan = frame.locator("article.report.plan")
+        await expect(plan).to_contain_text("Heat pumps in cold climates", timeout=SLOW)
+        await expect(frame.get_by_role("button", name="Cancel run")).to_have_count(0)
+        assert not [b for b in emulator.emulator.received_bodies() if b.get("previous_interaction_id") == iid]
+
+        # Run it: approve_research through the host, then progress and the report in the same view.
+        await frame.get_by_role("button", name="Run it").click()
+        await expect(frame.locator(".status")).to_have_text("Completed", timeout=SLOW)
+        await expect(frame.locator("article.report h2").last).to_have_text("Sources", timeout=SLOW)
+        await expect(frame.locator("article.report.plan")).to_have_count(0)
+        assert host.tool_calls("approve_research") == [{"interaction_id": iid}]
+    runs = [b for b in emulator.emulator.received_bodies() if b.get("previous_interaction_id") == iid]
+    assert len(runs) == 1
+    assert (await wait_until_finished(apps_client, iid))["status"] == "completed"
+
+
+async def test_a_plan_cancelled_in_the_view_never_runs(
+    apps_client: Client, assets: Assets, emulator: EmulatorHandle
+) -> None:
+    prompt = "Tidal power [emulator:plan_seconds=0.2] [emulator:research_seconds=2]"
+    async with view_host(apps_client, assets) as host:
+        shown = await host.show("start_research", {"prompt": prompt, "plan_first": True})
+        frame = shown.frame
+        iid = shown.result.structured_content["interaction_id"]
+        await expect(frame.locator(".status")).to_have_text("Plan ready for review", timeout=SLOW)
+        await frame.get_by_role("button", name="Cancel", exact=True).click()
+        await expect(frame.locator(".status")).to_have_text("Cancelled", timeout=SLOW)
+        assert host.tool_calls("cancel_research") == [{"interaction_id": iid}]
+        assert host.tool_calls("approve_research") == []
+    assert not [b for b in emulator.emulator.received_bodies() if b.get("previous_interaction_id") == iid]
