@@ -83,12 +83,42 @@ class SlackBot:
     def viewer(team_id: str | None, user_id: str | None) -> Origin:
         return viewer(team_id, user_id)
 
-    async def first_time(self, body: dict[str, Any]) -> bool:
-        """False for an Events API delivery we have already taken (a retry, or the same event_id again)."""
-        event_id = body.get("event_id")
-        if not event_id:
+    def spawn_once(self, body: dict[str, Any], coro: Coroutine[Any, Any, Any], *, name: str) -> None:
+        """``spawn_turn`` for a slash command or a button click, unless that very request was taken before.
+
+        Slack signs a request, not its delivery: one replayed inside the five-minute signing window passes the
+        signature check again. Its ``trigger_id`` gives it away (``first_time``), in any replica.
+        """
+
+        async def once() -> None:
+            try:
+                fresh = await self._fresh(body, name)
+            except BaseException:  # cancelled while checking: the work never starts
+                coro.close()
+                raise
+            if not fresh:
+                coro.close()
+                log.info("ignored a replayed %s (its trigger_id was seen before)", name)
+                return
+            await coro
+
+        self.spawn_turn(once(), name=name)
+
+    async def _fresh(self, body: dict[str, Any], name: str) -> bool:
+        try:
+            return await self.first_time(body)
+        except Exception:  # the store is down: a replay is unlikely, a user left without an answer is certain
+            log.warning("could not check %s for a replay; running it", name, exc_info=True)
             return True
-        return await self.store.first_seen(f"slack-event:{event_id}")
+
+    async def first_time(self, body: dict[str, Any]) -> bool:
+        """False for a request we have already taken: an Events API delivery (a retry, or the same event_id
+        again), or a slash command or button click replayed (the same trigger_id)."""
+        if event_id := body.get("event_id"):
+            return await self.store.first_seen(f"slack-event:{event_id}")
+        if trigger_id := body.get("trigger_id"):
+            return await self.store.first_seen(f"slack-trigger:{trigger_id}")
+        return True
 
     async def workspace_url(self) -> str | None:
         """``https://<workspace>.slack.com/``, to link to threads."""

@@ -72,7 +72,7 @@ async def _serve_http(bot: SlackBot, sock: socket.socket) -> None:
     from .http import EVENTS_PATH, http_app
 
     RUNNER.say(f"{RUNNER.prog}: HTTP mode, listening on {url_of(sock)}{EVENTS_PATH}")
-    await serve_http(http_app(bot), sock)
+    await serve_http(http_app(bot), sock, header_timeout=bot.core.settings.http_header_timeout_seconds)
 
 
 async def run(config: SlackConfig, settings: Settings, sock: socket.socket | None) -> None:

@@ -1,13 +1,16 @@
 """Files shared with a message (images, PDFs, …) downloaded with the bot token and turned into attachments.
 
-The token is sent only to Slack's own file hosts (or to the host of ``SLACK_API_URL``, i.e. a local fake). A
-download that answers with an HTML page is Slack's sign-in page: the app lacks ``files:read``.
+The token goes only to Slack's own file hosts, over https on port 443 (``token_may_go_to``), or to exactly the
+scheme, host and port of ``SLACK_API_URL`` (a local fake, or a proxy the operator chose). Redirects are followed
+by hand, each hop checked the same way: Slack answers some downloads with a redirect to ``slack-files.com``, and
+a redirect anywhere else is refused, not followed without the token. A download that answers with an HTML page
+is Slack's sign-in page: the app lacks ``files:read``.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
@@ -15,36 +18,76 @@ from server.core import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, Attachment, 
 
 DOWNLOAD_TIMEOUT_SECONDS = 60
 CHUNK = 64 * 1024
+MAX_REDIRECTS = 3
+# Where Slack serves private files: files.slack.com, and slack-files.com / slack-edge.com that it redirects to.
+SLACK_FILE_DOMAINS = ("slack.com", "slack-files.com", "slack-edge.com")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def _allowed_host(url: str, api_url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    api_host = (urlsplit(api_url).hostname or "").lower()
-    return host == "slack.com" or host.endswith(".slack.com") or (bool(host) and host == api_host)
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of ``url``; None for one we would not send a token to in any case."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:  # a port that is not a number
+        return None
+    if not parts.hostname or port is None or parts.username is not None or parts.password is not None:
+        return None
+    return parts.scheme.lower(), parts.hostname.lower(), port
 
 
-async def _download(session: aiohttp.ClientSession, url: str, token: str, name: str) -> tuple[bytes, str]:
+def token_may_go_to(url: str, api_url: str) -> bool:
+    """Whether a download from ``url`` may carry the bot token."""
+    origin = _origin(url)
+    if origin is None:
+        return False
+    scheme, host, port = origin
+    if (
+        scheme == "https"
+        and port == 443
+        and any(host == d or host.endswith(f".{d}") for d in SLACK_FILE_DOMAINS)
+    ):
+        return True
+    return origin == _origin(api_url)
+
+
+class _OffSlack(Exception):
+    """A download (or one of its redirects) pointing outside Slack."""
+
+
+async def _download(
+    session: aiohttp.ClientSession, url: str, token: str, name: str, api_url: str
+) -> tuple[bytes, str]:
     headers = {"Authorization": f"Bearer {token}"}
-    async with session.get(url, headers=headers) as response:
-        if response.status != 200:
+    for _hop in range(MAX_REDIRECTS + 1):
+        if not token_may_go_to(url, api_url):
+            raise _OffSlack(url)
+        async with session.get(url, headers=headers, allow_redirects=False) as response:
+            if response.status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
+                url = urljoin(str(response.url), response.headers["Location"])
+                continue
+            return await _body(response, name)
+    raise AttachmentError(f"Slack redirected the download of {name} too many times. Try again.")
+
+
+async def _body(response: aiohttp.ClientResponse, name: str) -> tuple[bytes, str]:
+    if response.status != 200:
+        raise AttachmentError(f"Slack would not let me download {name} (HTTP {response.status}). Try again.")
+    content_type = response.headers.get("Content-Type", "")
+    if content_type.startswith("text/html"):
+        raise AttachmentError(
+            f"I could not download {name}: Slack answered with a sign-in page. The app needs the files:read "
+            "scope; ask an admin to reinstall it from slack_manifest.yaml."
+        )
+    data = bytearray()
+    async for chunk in response.content.iter_chunked(CHUNK):
+        data.extend(chunk)
+        if len(data) > MAX_FILE_BYTES:
             raise AttachmentError(
-                f"Slack would not let me download {name} (HTTP {response.status}). Try again."
+                f"{name} is larger than {MAX_FILE_BYTES // 1048576} MiB, the limit per file. "
+                "Share a smaller file or an excerpt."
             )
-        content_type = response.headers.get("Content-Type", "")
-        if content_type.startswith("text/html"):
-            raise AttachmentError(
-                f"I could not download {name}: Slack answered with a sign-in page. The app needs the files:read "
-                "scope; ask an admin to reinstall it from slack_manifest.yaml."
-            )
-        data = bytearray()
-        async for chunk in response.content.iter_chunked(CHUNK):
-            data.extend(chunk)
-            if len(data) > MAX_FILE_BYTES:
-                raise AttachmentError(
-                    f"{name} is larger than {MAX_FILE_BYTES // 1048576} MiB, the limit per file. "
-                    "Share a smaller file or an excerpt."
-                )
-        return bytes(data), content_type
+    return bytes(data), content_type
 
 
 def _name(file: dict[str, Any]) -> str:
@@ -85,12 +128,12 @@ async def fetch_attachments(files: list[dict[str, Any]], *, token: str, api_url:
             url = file.get("url_private_download") or file.get("url_private")
             if not url:
                 raise AttachmentError(f"{name} has no download link; share it again as a file.")
-            if not _allowed_host(url, api_url):
+            try:
+                data, content_type = await _download(session, url, token, name, api_url)
+            except _OffSlack:
                 raise AttachmentError(
                     f"{name} is hosted outside Slack, so I will not fetch it with my token."
-                )
-            try:
-                data, content_type = await _download(session, url, token, name)
+                ) from None
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise AttachmentError(
                     f"Downloading {name} from Slack failed ({exc.__class__.__name__}). Try again."

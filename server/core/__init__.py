@@ -10,8 +10,9 @@ keeps this list honest; the import contract in ``pyproject.toml`` keeps the fron
 Inside: ``core.py`` (the object the front doors hold), ``gateway.py`` (the one module that imports google.genai),
 ``research/`` (Deep Research runs: leases, watching, reports, events), ``store/`` (SQLAlchemy: SQLite or
 PostgreSQL), ``domain.py``, ``errors.py``, ``settings.py``, ``limits.py``, ``attachments.py``, ``images.py``,
-``logs.py``, ``runner.py`` (what every command shares: logging, settings, ``--emulator``, signals, uvicorn) and
-``version.py`` (the version ``--version`` and the MCP server report).
+``logs.py``, ``runner.py`` (what every command shares: logging, settings, ``--emulator``, signals, uvicorn),
+``version.py`` (the version ``--version`` and the MCP server report) and ``http_limits.py`` (what every HTTP route
+does with hostile input: bodies bounded in bytes and time).
 
 The store's names are loaded on first use: importing SQLAlchemy must not hold up an MCP server's first answer.
 """
@@ -50,6 +51,7 @@ from .errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from .http_limits import guard_bodies
 from .images import SavedImage, as_png, preview
 from .limits import MAX_PROMPT_CHARS, check_prompt
 from .logs import interaction_context
@@ -134,6 +136,7 @@ __all__ = [
     "configuration_error",
     "elapsed_seconds",
     "from_bytes",
+    "guard_bodies",
     "interaction_context",
     "known_problem",
     "load_files",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import mimetypes
+import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
 from .domain import Attachment, AttachmentKind
 from .errors import AttachmentError
+from .safe_open import location, open_once, read_at_most
 
 # Inline data travels base64-encoded (x4/3) in one request, which Gemini caps at about 20 MB.
 MAX_FILE_BYTES = 14 * 1024 * 1024
@@ -100,15 +103,44 @@ def _inside(path: Path, roots: Sequence[Path]) -> bool:
     return any(path == root or path.is_relative_to(root) for root in roots)
 
 
-def load_file(path: str | Path, *, roots: Sequence[Path] | None) -> Attachment:
-    """Read a local file. ``roots=None`` allows any file; otherwise it must resolve inside one of ``roots``.
+def _not_allowed(raw: str) -> AttachmentError:
+    """The one answer over HTTP for a file that is missing or outside the roots: neither says which, nor where
+    the roots are."""
+    return AttachmentError(
+        f"{raw} is not a file this server may read: it does not exist, or it is outside the folders the "
+        "operator allowed (GEMINI_INTERACTIONS_FILE_ROOTS). Check the path."
+    )
 
-    The path is resolved (symlinks and ``..``) before the check, so neither can escape a root.
+
+def _missing(raw: str, roots: Sequence[Path] | None) -> AttachmentError:
+    return (
+        _not_allowed(raw) if roots is not None else AttachmentError(f"{raw} does not exist. Check the path.")
+    )
+
+
+def _too_large(raw: str, size: int) -> AttachmentError:
+    return AttachmentError(
+        f"{raw} is {size / 1048576:.1f} MiB; the limit is {MAX_FILE_BYTES // 1048576} MiB per file."
+    )
+
+
+def load_file(path: str | Path, *, roots: Sequence[Path] | None) -> Attachment:
+    """Read a local file. ``roots=None`` allows any file; otherwise it must lie inside one of ``roots``.
+
+    The file is opened once, by its resolved path, without following a final symlink and without blocking (a
+    FIFO or a device opens at once, and is refused). What is checked is the open descriptor: a regular file,
+    whose real path is inside the roots; then at most the limit plus one byte is read from it. Swapping a
+    folder on the way for a symlink, or the file for a FIFO, between the check and the read changes nothing.
     """
     raw = str(path).strip()
     if not raw:
         raise AttachmentError("An attachment path is empty.")
+    if "\x00" in raw:
+        raise AttachmentError(
+            "An attachment path contains a NUL byte (\\x00), which no file name can hold. Check the path."
+        )
     candidate = Path(raw).expanduser()
+    resolved_roots = None
     if roots is not None:
         if not roots:
             raise AttachmentError(
@@ -117,29 +149,48 @@ def load_file(path: str | Path, *, roots: Sequence[Path] | None) -> Attachment:
             )
         if not candidate.is_absolute():
             raise AttachmentError(f"{raw} is not an absolute path; give the full path of the file.")
+        resolved_roots = [Path(r).resolve() for r in roots]
     try:
         resolved = candidate.resolve(strict=True)
     except (FileNotFoundError, NotADirectoryError):
-        raise AttachmentError(f"{raw} does not exist. Check the path.") from None
-    except (OSError, RuntimeError) as exc:
+        raise _missing(raw, roots) from None
+    except (OSError, RuntimeError) as exc:  # a loop of symlinks, a name too long, a folder we may not enter
+        if roots is not None:
+            raise _not_allowed(raw) from None
         raise AttachmentError(f"{raw} cannot be read ({exc.__class__.__name__}).") from None
-    if roots is not None:
-        resolved_roots = [Path(r).resolve() for r in roots]
-        if not _inside(resolved, resolved_roots):
-            allowed = ", ".join(str(r) for r in resolved_roots)
-            raise AttachmentError(f"{raw} is outside the folders this server may read ({allowed}).")
-    if not resolved.is_file():
-        raise AttachmentError(f"{raw} is not a regular file.")
-    size = resolved.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise AttachmentError(
-            f"{raw} is {size / 1048576:.1f} MiB; the limit is {MAX_FILE_BYTES // 1048576} MiB per file."
-        )
+    if resolved_roots is not None and not _inside(resolved, resolved_roots):
+        raise _not_allowed(raw)  # early, and cheap; the descriptor is what decides
+    data = _read_once(resolved, raw, resolved_roots)
+    return from_bytes(resolved.name, data)
+
+
+def _read_once(resolved: Path, raw: str, roots: Sequence[Path] | None) -> bytes:
     try:
-        data = resolved.read_bytes()
+        fd = open_once(resolved)
+    except (FileNotFoundError, NotADirectoryError):
+        raise _missing(raw, roots) from None
+    except OSError as exc:  # ELOOP: a symlink appeared where the resolved path had none
+        if roots is not None:
+            raise _not_allowed(raw) from None
+        raise AttachmentError(f"{raw} cannot be read ({exc.strerror or exc.__class__.__name__}).") from None
+    try:
+        if roots is not None:
+            where = location(fd, resolved)
+            if where is None or not _inside(where, roots):
+                raise _not_allowed(raw)
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise AttachmentError(f"{raw} is not a regular file.")
+        if info.st_size > MAX_FILE_BYTES:
+            raise _too_large(raw, info.st_size)
+        data = read_at_most(fd, MAX_FILE_BYTES + 1)  # the size said is a claim; the bytes read are the fact
     except OSError as exc:
         raise AttachmentError(f"{raw} cannot be read ({exc.strerror or exc.__class__.__name__}).") from None
-    return from_bytes(resolved.name, data)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise _too_large(raw, len(data))
+    return data
 
 
 def load_files(paths: Sequence[str], *, roots: Sequence[Path] | None) -> list[Attachment]:

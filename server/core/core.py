@@ -25,6 +25,7 @@ from .gateway import Gateway
 from .images import SavedImage
 from .limits import check_prompt
 from .models import ThinkingLevel
+from .private_files import check_writable, private_dir
 from .research import JobEvent, ResearchService, default_replica_id
 from .settings import Settings
 
@@ -155,7 +156,7 @@ class Core:
             # Imported in a thread so that SQLAlchemy's import does not hold up the first MCP answers.
             store_module = await anyio.to_thread.run_sync(importlib.import_module, "server.core.store")
             store_class: type[Store] = store_module.Store
-            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(self.settings.data_dir)
             # Shielded: an open cut short by shutdown would leave a driver thread behind that blocks exit.
             with anyio.CancelScope(shield=True), anyio.fail_after(STORE_READY_SECONDS):
                 store = await store_class.open(self.settings.resolved_database_url())
@@ -240,6 +241,7 @@ class Core:
         aspect_ratio: str | None = None,
         previous_interaction_id: str | None = None,
     ) -> ImageResult:
+        await anyio.to_thread.run_sync(self._check_images_dir)  # before paying for an image we could not keep
         answer = await self.gateway.generate_image(
             check_prompt(prompt),
             model=(model or "").strip() or self.settings.image_model,
@@ -259,6 +261,18 @@ class Core:
         return await self.gateway.get(
             interaction_id, timeout=self.settings.request_timeout_seconds, with_images=True
         )
+
+    def _check_images_dir(self) -> None:
+        directory = self.settings.images_dir
+        try:
+            check_writable(directory)
+        except OSError as exc:
+            raise errors.ConfigurationError(
+                f"Images are saved in {directory}, which this server cannot write to "
+                f"({exc.strerror or exc.__class__.__name__}). No image was requested, so nothing was charged. "
+                "The operator should fix that folder's owner and permissions, or free disk space "
+                "(GEMINI_INTERACTIONS_DATA_DIR), then try again."
+            ) from None
 
     def _save_images(self, answer: Answer) -> tuple[SavedImage, ...]:
         return tuple(

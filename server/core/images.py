@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .domain import GeneratedImage
+from .private_files import private_dir, write_private
 
 PREVIEW_MAX_SIDE = 384
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/gif": ".gif"}
@@ -37,12 +38,10 @@ def safe_stem(text: str, limit: int = 80) -> str:
 
 def save(image: GeneratedImage, directory: Path, stem: str) -> SavedImage:
     """Write the image under ``directory`` with a name we choose (never one taken from input)."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     name = f"{time.strftime('%Y%m%d-%H%M%S')}-{safe_stem(stem) or 'image'}-{secrets.token_hex(3)}"
     path = directory / f"{name}{_EXTENSIONS.get(image.mime_type, '.bin')}"
-    tmp = path.with_suffix(path.suffix + ".part")
-    tmp.write_bytes(image.data)
-    tmp.replace(path)
+    write_private(path, image.data)
     try:
         width, height = _dimensions(image.data)
     except Exception:  # an image Pillow cannot read still gets saved

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 import anyio
 
 from .errors import ConfigurationError, GeminiInteractionsError
+from .http_limits import DEFAULT_HEADER_TIMEOUT_SECONDS, head_deadline_protocol
 from .logs import LOG_FORMATS, JsonFormatter, add_secret, configure_logging, log_format_from_env
 from .version import VersionAction
 
@@ -271,8 +272,12 @@ async def serve_http(
     lifespan: Literal["on", "off", "auto"] = "off",
     grace_seconds: float = HTTP_SHUTDOWN_GRACE_SECONDS,
     backlog: int = BACKLOG,
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT_SECONDS,
 ) -> None:
-    """Serve ``app`` under uvicorn on ``sock`` until SIGTERM/SIGINT (a second one forces the exit)."""
+    """Serve ``app`` under uvicorn on ``sock`` until SIGTERM/SIGINT (a second one forces the exit).
+
+    A connection whose request head takes longer than ``header_timeout`` seconds is closed (``http_limits``).
+    """
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -287,6 +292,7 @@ async def serve_http(
         lifespan=lifespan,
         timeout_graceful_shutdown=int(grace_seconds),  # open SSE streams must not hold shutdown
         backlog=backlog,
+        http=head_deadline_protocol(header_timeout),
     )
     server = Server(config)
 

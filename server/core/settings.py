@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .http_limits import DEFAULT_BODY_TIMEOUT_SECONDS, DEFAULT_HEADER_TIMEOUT_SECONDS
 from .models import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL, DEFAULT_RESEARCH_AGENT, ThinkingLevel
 
 
@@ -43,6 +44,13 @@ class Settings(BaseSettings):
     stream_read_timeout_seconds: float = Field(default=120.0, gt=0)
     mcp_token: SecretStr | None = None
     file_roots: str = ""
+    # Hostile clients at the HTTP doors (http_limits.py): a request head must arrive whole within the first, a
+    # body within the second (counted from the head).
+    http_header_timeout_seconds: float = Field(default=DEFAULT_HEADER_TIMEOUT_SECONDS, gt=0)
+    http_body_timeout_seconds: float = Field(default=DEFAULT_BODY_TIMEOUT_SECONDS, gt=0)
+    # 2025-11-25 MCP sessions over HTTP: how many one owner may hold open, and how long one may sit idle.
+    mcp_sessions_per_owner: int = Field(default=100, gt=0)
+    mcp_session_idle_seconds: float = Field(default=600.0, gt=0)
     # Bounds one foreground answer (ask, generate_image), every continuation hop included; MCP hosts cut tool
     # calls at about 60 s.
     request_timeout_seconds: float = Field(default=45.0, gt=0)
@@ -66,7 +74,9 @@ class Settings(BaseSettings):
     @field_validator("mcp_token", "api_key")
     @classmethod
     def _blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
-        return value if value and value.get_secret_value().strip() else None
+        """Surrounding whitespace (a newline from ``echo`` or a file) is not part of a secret; blank is unset."""
+        stripped = value.get_secret_value().strip() if value else ""
+        return SecretStr(stripped) if stripped else None
 
     def resolved_api_key(self) -> str | None:
         if self.api_key:

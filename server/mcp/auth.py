@@ -1,9 +1,11 @@
 """Who may call us over HTTP: the bearer token, the bind address rules and DNS-rebinding settings.
 
-Loopback binds keep the SDK's default Host/Origin checks; a non-loopback bind needs a token and gets an
-explicit allow-list: the bind address plus the names clients really use (``--allowed-host``,
-``GEMINI_INTERACTIONS_ALLOWED_HOSTS``), so a server in a container on 0.0.0.0 still answers
-``mcp.example.com``. The token is compared in constant time and never logged.
+Every bind gets an explicit Host/Origin allow-list: the bound address and port, the loopback names when bound
+to a loopback address, and the names clients really use (``--allowed-host``,
+``GEMINI_INTERACTIONS_ALLOWED_HOSTS``), so a server in a container on 0.0.0.0 still answers ``mcp.example.com``.
+(The SDK's own default covers only 127.0.0.1, localhost and ::1: bound to 127.0.0.2, or to 127.0.1.1, Debian's
+address for the hostname, it would check nothing.) A non-loopback bind needs a token of at least
+``MIN_TOKEN_CHARS`` characters. The token is compared in constant time and never logged.
 """
 
 from __future__ import annotations
@@ -19,13 +21,16 @@ if TYPE_CHECKING:
     from mcp.server.auth.provider import AccessToken
     from mcp.server.auth.settings import AuthSettings
     from mcp.server.transport_security import TransportSecuritySettings
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 #: The client id every holder of the static token shares; research jobs are scoped to it.
 TOKEN_CLIENT_ID = "token"
 #: Comma-separated extra Host values to accept (``name`` = any port, and no port behind a proxy; ``name:port``).
 ALLOWED_HOSTS_ENV = "GEMINI_INTERACTIONS_ALLOWED_HOSTS"
-# What the SDK accepts on a loopback bind when given no settings; kept when extra hosts are added to it.
+# What the SDK accepts on a loopback bind when given no settings; kept on every loopback bind.
 LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
+#: Off loopback a token is all that stands between the internet and the API key's bill.
+MIN_TOKEN_CHARS = 32
 
 
 class StaticTokenVerifier:
@@ -90,7 +95,7 @@ class HttpSecurity:
 
     token_verifier: StaticTokenVerifier | None
     auth: AuthSettings | None
-    transport_security: TransportSecuritySettings | None  # None: the SDK's loopback default
+    transport_security: TransportSecuritySettings
 
 
 class InsecureBind(Exception):
@@ -101,11 +106,19 @@ def http_security(
     host: str, port: int, token: str | None, extra_hosts: list[str] | None = None
 ) -> HttpSecurity:
     """Auth and DNS-rebinding settings for serving on ``host:port``; raises InsecureBind when unsafe."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
     loopback = is_loopback(host)
     if not loopback and not token:
         raise InsecureBind(
             f"Refusing to serve MCP on {host}, which is not a loopback address, without a bearer token. "
             "Set GEMINI_INTERACTIONS_MCP_TOKEN to a long random secret, or bind to 127.0.0.1."
+        )
+    if not loopback and token and len(token) < MIN_TOKEN_CHARS:
+        raise InsecureBind(
+            f"Refusing to serve MCP on {host}, which is not a loopback address, with a "
+            f"{len(token)}-character GEMINI_INTERACTIONS_MCP_TOKEN: off loopback it must be at least "
+            f"{MIN_TOKEN_CHARS} characters. Generate one with `openssl rand -hex 32`."
         )
     verifier = auth = None
     base = f"http://{_authority(host, port)}"
@@ -118,13 +131,30 @@ def http_security(
             resource_server_url=f"{base}/mcp",
             validate_token_resource=False,
         )
-    security = None
     extras = [pattern for entry in extra_hosts or [] for pattern in _host_patterns(entry)]
-    if not loopback or extras:
-        from mcp.server.transport_security import TransportSecuritySettings
-
-        hosts = list(dict.fromkeys([*(LOOPBACK_HOSTS if loopback else [_authority(host, port)]), *extras]))
-        security = TransportSecuritySettings(
-            enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=_origins(hosts)
-        )
+    bound = _authority(host.lower(), port)
+    hosts = list(dict.fromkeys([bound, *(LOOPBACK_HOSTS if loopback else ()), *extras]))
+    security = TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=_origins(hosts)
+    )
     return HttpSecurity(token_verifier=verifier, auth=auth, transport_security=security)
+
+
+class LowercaseHost:
+    """ASGI middleware: ``Host`` and ``Origin`` lowercased before the SDK compares them with the allow-list.
+
+    Host names (and an origin's scheme and host) are case-insensitive (RFC 9110 §4.2.3, RFC 6454 §4); the SDK
+    compares strings exactly, so ``MCP.example.com`` would be refused while ``mcp.example.com`` is allowed.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = dict(scope)
+            scope["headers"] = [
+                (name, value.lower() if name in (b"host", b"origin") else value)
+                for name, value in scope["headers"]
+            ]
+        await self.app(scope, receive, send)

@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             RUNNER.run(_serve_stdio, server)
             return
         with RUNNER.listening(args.host, args.port) as sock:
-            RUNNER.run(_serve_http, server, args, security, sock)
+            RUNNER.run(_serve_http, server, args, security, settings, sock)
 
 
 async def _serve_stdio(server: MCPServer[Any]) -> None:
@@ -93,13 +93,17 @@ async def _serve_stdio(server: MCPServer[Any]) -> None:
 
 
 async def _serve_http(
-    server: MCPServer[Any], args: argparse.Namespace, security: HttpSecurity, sock: socket.socket
+    server: MCPServer[Any],
+    args: argparse.Namespace,
+    security: HttpSecurity,
+    settings: Settings,
+    sock: socket.socket,
 ) -> None:
     from .routes import http_app
 
-    app = http_app(server, host=args.host, security=security)
+    app = http_app(server, host=args.host, security=security, settings=settings)
     log.info("serving MCP over streamable HTTP at http://%s:%d/mcp", args.host, args.port)
-    await serve_http(app, sock, lifespan="on")
+    await serve_http(app, sock, lifespan="on", header_timeout=settings.http_header_timeout_seconds)
 
 
 if __name__ == "__main__":

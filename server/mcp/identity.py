@@ -1,4 +1,5 @@
-"""Who is calling: the owner every job and interaction of this call is recorded under."""
+"""Who is calling: the owner every job and interaction of this call is recorded under, and whose open MCP sessions
+count against one cap (``sessions.py``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ from mcp.server.auth.middleware.auth_context import get_access_token
 from server.core import Origin
 
 
-def viewer() -> Origin:
-    """The caller: the bearer token's client over HTTP, nobody in particular on stdio."""
+def caller() -> str | None:
+    """The owner the auth layer vouches for: the bearer token's client over HTTP, nobody in particular on stdio
+    (or on a loopback bind without a token)."""
     token = get_access_token()
-    return Origin(source="mcp", owner=token.client_id if token else None)
+    return token.client_id if token else None
+
+
+def viewer() -> Origin:
+    """The caller, as the core records it."""
+    return Origin(source="mcp", owner=caller())

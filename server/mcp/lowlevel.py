@@ -4,10 +4,13 @@
   public hook for them) and to run a stdio session over streams we provide.
 - ``ServerSession._connection``: ``ctx.session`` is rebuilt for every request; the per-client ``Connection``
   behind it is what a later notification must go to, and what tells us when the client is gone.
+- ``StreamableHTTPSessionManager._server_instances``: the 2025-11-25 sessions open now (the manager drops one
+  when its client deletes it, when it idles out, or when it crashes); the per-owner cap counts from it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any
 
 import anyio.abc
@@ -32,3 +35,9 @@ async def run_session(
     """What ``MCPServer.run_stdio_async`` does once it has streams: the lifespan, then the session loop."""
     lowlevel = server._lowlevel_server
     await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+
+
+def open_sessions(server: MCPServer[Any]) -> Container[str]:
+    """Ids of the 2025-11-25 HTTP sessions open now (valid once ``streamable_http_app`` has been built)."""
+    sessions: Container[str] = server.session_manager._server_instances
+    return sessions

@@ -1,14 +1,25 @@
 """The HTTP side of the MCP front door, assembled in one place: the streamable HTTP endpoint at ``/mcp`` and
-every other route the server answers (``/healthz``). A new endpoint is added here."""
+every other route the server answers (``/healthz``). A new endpoint is added here (``add_routes``); it gets the
+same guards as every other route: bodies bounded in bytes and time (``server.core.guard_bodies``), heads in time
+(``serve_http``)."""
 
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from .auth import HttpSecurity
+from server.core import Settings, guard_bodies
+
+from .auth import HttpSecurity, LowercaseHost
+from .lowlevel import open_sessions
+from .sessions import SessionCap
+
+#: The SDK refuses a bigger ``/mcp`` body itself (413); the guard holds every route to the same bound.
+MAX_BODY_BYTES = DEFAULT_MAX_REQUEST_BODY_SIZE
 
 
 async def healthz(_request: Request) -> JSONResponse:
@@ -21,6 +32,23 @@ def add_routes(server: MCPServer[Any]) -> None:
     server.custom_route("/healthz", methods=["GET"])(healthz)
 
 
-def http_app(server: MCPServer[Any], *, host: str, security: HttpSecurity) -> Starlette:
-    """The ASGI app ``--transport http`` serves: ``/mcp`` behind the token and Host checks, plus the routes."""
-    return server.streamable_http_app(host=host, transport_security=security.transport_security)
+def http_app(server: MCPServer[Any], *, host: str, security: HttpSecurity, settings: Settings) -> Starlette:
+    """The ASGI app ``--transport http`` serves: ``/mcp`` behind the token, Host checks and the session cap,
+    plus the routes; every route's body bounded."""
+    app = server.streamable_http_app(
+        host=host,
+        transport_security=security.transport_security,
+        max_request_body_size=MAX_BODY_BYTES,
+        session_idle_timeout=settings.mcp_session_idle_seconds,
+    )
+    # Innermost, after the SDK's auth middleware: the cap counts sessions per authenticated owner.
+    app.user_middleware.append(
+        Middleware(
+            SessionCap,
+            per_owner=settings.mcp_sessions_per_owner,
+            idle_seconds=settings.mcp_session_idle_seconds,
+            open_sessions=lambda: open_sessions(server),
+        )
+    )
+    app.add_middleware(LowercaseHost)
+    return guard_bodies(app, max_bytes=MAX_BODY_BYTES, timeout=settings.http_body_timeout_seconds)

@@ -23,8 +23,8 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
         await ack()
         user = body.get("user") or {}
         team_id = user.get("team_id") or (body.get("team") or {}).get("id")
-        bot.spawn_turn(
-            cancel(bot, team_id, user.get("id"), action.get("value", ""), respond), name="cancel button"
+        bot.spawn_once(
+            body, cancel(bot, team_id, user.get("id"), action.get("value", ""), respond), name="cancel button"
         )
 
 

@@ -44,7 +44,7 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
             await ack(text=HELP_TEXT, response_type="ephemeral")
             return
         await ack()
-        bot.spawn_turn(run(bot, sub, rest, command, respond), name=f"/gemini {sub}")
+        bot.spawn_once(command, run(bot, sub, rest, command, respond), name=f"/gemini {sub}")
 
 
 async def run(bot: SlackBot, sub: str, rest: str, command: dict[str, Any], respond: AsyncRespond) -> None:

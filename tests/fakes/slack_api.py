@@ -91,6 +91,8 @@ class SharedFile:
     mimetype: str
     data: bytes
     slack_connect: bool = False
+    # Slack answers some downloads with a redirect (a PDF's url_private → slack-files.com, curie-eng/curie#2718).
+    redirect_to: str | None = None
 
     def as_stub(self) -> dict[str, Any]:
         """How an event shows a file shared in a Slack Connect channel: no name, no link until files.info
@@ -305,11 +307,23 @@ class FakeSlack:
         messages.sort(key=lambda m: float(m["ts"]))
 
     def share_file(
-        self, name: str, data: bytes, mimetype: str, *, slack_connect: bool = False
+        self,
+        name: str,
+        data: bytes,
+        mimetype: str,
+        *,
+        slack_connect: bool = False,
+        redirect_to: str | None = None,
     ) -> dict[str, Any]:
-        """A file a user shared; returns the file object an event carries (a stub in a Slack Connect channel)."""
+        """A file a user shared; returns the file object an event carries (a stub in a Slack Connect channel).
+        ``redirect_to``: its download answers with a redirect there."""
         shared = SharedFile(
-            id=f"F{next(self._ids):08d}", name=name, mimetype=mimetype, data=data, slack_connect=slack_connect
+            id=f"F{next(self._ids):08d}",
+            name=name,
+            mimetype=mimetype,
+            data=data,
+            slack_connect=slack_connect,
+            redirect_to=redirect_to,
         )
         self.shared_files[shared.id] = shared
         return shared.as_stub() if slack_connect else shared.as_event_file(self.url)
@@ -556,6 +570,8 @@ class FakeSlack:
         )
         if shared is None:
             return web.Response(status=404, text="not found")
+        if shared.redirect_to:
+            raise web.HTTPFound(shared.redirect_to)
         if auth != f"Bearer {self.bot_token}" or "files:read" not in self.scopes:
             # Slack answers an unauthenticated file request with its sign-in page, not an error status.
             return web.Response(text="<!DOCTYPE html><html>Sign in to Slack</html>", content_type="text/html")
@@ -918,7 +934,7 @@ def block_action_body(
     channel_id: str = "C1",
     message_ts: str = "",
     response_url: str = "http://127.0.0.1:9/unused",
-    trigger_id: str = "trigger.1",
+    trigger_id: str | None = None,
 ) -> str:
     payload = {
         "type": "block_actions",
@@ -928,7 +944,7 @@ def block_action_body(
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id},
         "channel": {"id": channel_id, "name": "general"},
         "message": {"ts": message_ts, "type": "message"},
-        "trigger_id": trigger_id,
+        "trigger_id": trigger_id or f"trigger.{time.time_ns()}.{next(_event_ids)}",  # one per click, as Slack sends
         "response_url": response_url,
         "actions": [
             {"action_id": action_id, "block_id": "b", "value": value, "type": "button", "action_ts": "1"}

@@ -7,9 +7,6 @@ the CLI does for 0.0.0.0 and serves it on a loopback socket.
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,16 +14,17 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from server.emulator import EmulatorHandle
 from server.mcp.app import build_server
 from server.mcp.auth import allowed_hosts, http_security
+from server.mcp.routes import http_app
 from tests.support.env import TEST_KEY, host_env, make_settings
 from tests.support.mcp import MCP_HEADERS, initialize_request
 from tests.support.processes import mcp_http_process
+from tests.support.serving import loopback_socket, serving
 
-TOKEN = "hosts-test-token-0123456789"
+TOKEN = "hosts-test-token-0123456789abcdefghijklmnop"
 INITIALIZE = initialize_request("hosts-test")
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -35,8 +33,8 @@ def test_entries_with_and_without_a_port() -> None:
     env = {"GEMINI_INTERACTIONS_ALLOWED_HOSTS": " mcp.example.com , 10.0.0.5:9000,,"}
     hosts = allowed_hosts(["Other.Example.com:8443"], env)
     assert hosts == ["mcp.example.com", "10.0.0.5:9000", "Other.Example.com:8443"]
-    security = http_security("0.0.0.0", 8000, "tok", hosts).transport_security
-    assert security is not None and security.enable_dns_rebinding_protection
+    security = http_security("0.0.0.0", 8000, TOKEN, hosts).transport_security
+    assert security.enable_dns_rebinding_protection
     assert security.allowed_hosts == [
         "0.0.0.0:8000",
         "mcp.example.com",
@@ -47,12 +45,11 @@ def test_entries_with_and_without_a_port() -> None:
     assert {"https://mcp.example.com", "https://mcp.example.com:*", "http://10.0.0.5:9000"} <= set(
         security.allowed_origins
     )
-    ipv6 = http_security("::", 8000, "tok", ["::1", "[fd00::5]:9000"]).transport_security
-    assert ipv6 is not None and ipv6.allowed_hosts == ["[::]:8000", "[::1]", "[::1]:*", "[fd00::5]:9000"]
-    # Loopback without extras keeps the SDK's own default; with extras, the loopback names stay allowed.
-    assert http_security("127.0.0.1", 8000, None).transport_security is None
+    ipv6 = http_security("::", 8000, TOKEN, ["::1", "[fd00::5]:9000"]).transport_security
+    assert ipv6.allowed_hosts == ["[::]:8000", "[::1]", "[::1]:*", "[fd00::5]:9000"]
+    # On loopback the loopback names stay allowed, extras or not.
     local = http_security("127.0.0.1", 8000, None, ["mcp.example.com"]).transport_security
-    assert local is not None and local.allowed_hosts[:3] == ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+    assert local.allowed_hosts[:4] == ["127.0.0.1:8000", "127.0.0.1:*", "localhost:*", "[::1]:*"]
 
 
 @asynccontextmanager
@@ -60,24 +57,12 @@ async def served_as_if_bound_to_all(
     tmp_path: Path, emulator: EmulatorHandle, extra_hosts: list[str]
 ) -> AsyncIterator[str]:
     """The app the CLI builds for ``--host 0.0.0.0`` with these extra hosts, served on a loopback socket."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    security = http_security("0.0.0.0", port, TOKEN, extra_hosts)
-    server = build_server(make_settings(tmp_path / "data", emulator.url), transport="http", security=security)
-    app = server.streamable_http_app(host="0.0.0.0", transport_security=security.transport_security)
-    http = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
-    serving = asyncio.create_task(http.serve(sockets=[sock]))
-    try:
-        deadline = time.monotonic() + 20
-        while not http.started:
-            assert time.monotonic() < deadline and not serving.done(), "uvicorn did not start"
-            await asyncio.sleep(0.02)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        http.should_exit = True
-        await asyncio.wait_for(serving, 20)
-        sock.close()
+    sock = loopback_socket()
+    security = http_security("0.0.0.0", sock.getsockname()[1], TOKEN, extra_hosts)
+    settings = make_settings(tmp_path / "data", emulator.url)
+    server = build_server(settings, transport="http", security=security)
+    async with serving(http_app(server, host="0.0.0.0", security=security, settings=settings), sock) as base:
+        yield base
 
 
 async def _status(base: str, **headers: str) -> int:
@@ -136,3 +121,48 @@ def test_the_console_script_reads_the_setting(emulator: EmulatorHandle, tmp_path
         assert post(Host="mcp.example.com").status_code == 200
         assert post().status_code == 200  # 127.0.0.1:port still works
         assert post(Host="evil.example.com").status_code == 421
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("address", ["127.0.0.2", "127.0.1.1"])
+async def test_every_loopback_address_refuses_a_rebinding_host(
+    tmp_path: Path, emulator: EmulatorHandle, address: str
+) -> None:
+    """The SDK checks Host by default only on 127.0.0.1, localhost and ::1; bound to 127.0.0.2 (or 127.0.1.1,
+    Debian's address for the hostname) it checked nothing: a page on evil.example resolving to it got in."""
+    sock = loopback_socket(address)
+    port = sock.getsockname()[1]
+    security = http_security(address, port, None)
+    settings = make_settings(tmp_path / "data", emulator.url)
+    server = build_server(settings, transport="http", security=security)
+    async with serving(http_app(server, host=address, security=security, settings=settings), sock) as base:
+        outcome = {
+            "rebinding host": await _status(base, Host=f"evil.example.com:{port}"),
+            "foreign origin": await _status(base, Origin="http://evil.example.com"),
+            "its own address": await _status(base, Host=f"{address}:{port}"),
+            "its own origin": await _status(base, Origin=f"http://{address}:{port}"),
+            "LOCALHOST, in capitals": await _status(base, Host=f"LOCALHOST:{port}"),
+        }
+    assert outcome == {
+        "rebinding host": 421,
+        "foreign origin": 403,
+        "its own address": 200,
+        "its own origin": 200,
+        "LOCALHOST, in capitals": 200,
+    }
+
+
+def test_the_console_script_checks_hosts_on_another_loopback_address(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    env = host_env(
+        GEMINI_API_KEY=TEST_KEY,
+        GOOGLE_GEMINI_BASE_URL=emulator.url,
+        GEMINI_INTERACTIONS_DATA_DIR=str(tmp_path / "data"),
+        GEMINI_INTERACTIONS_ALLOWED_HOSTS="MCP.Example.com",
+    )
+    with mcp_http_process(env, tmp_path / "server.log", host="127.0.0.2") as server:
+        post = lambda **h: httpx.post(server.url, json=INITIALIZE, headers=MCP_HEADERS | h, timeout=10)  # noqa: E731
+        assert post().status_code == 200
+        assert post(Host="evil.example.com").status_code == 421
+        assert post(Host="mcp.EXAMPLE.com").status_code == 200  # host names are case-insensitive

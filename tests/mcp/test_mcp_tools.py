@@ -228,9 +228,13 @@ async def test_http_callers_attach_only_inside_the_file_roots(
     accepted = await attach(server, str(inside))
     assert not accepted.is_error, text_of(accepted)
     assert "Received image/png" in accepted.structured_content["text"]
-    for escape in (str(outside), f"{root}/../secret.png", str(root / "link.png")):
+    answers = set()
+    for escape in (str(outside), f"{root}/../secret.png", str(root / "link.png"), str(root / "missing.png")):
         refused = await attach(server, escape)
-        assert refused.is_error and "outside the folders this server may read" in text_of(refused), escape
+        assert refused.is_error and "not a file this server may read" in text_of(refused), escape
+        assert str(root) not in text_of(refused).replace(escape, ""), "the answer names the roots"
+        answers.add(text_of(refused).replace(escape, "<path>"))
+    assert len(answers) == 1, "a missing file and one outside the roots must get the same answer"
     relative = await attach(server, "ok.png")
     assert relative.is_error and "absolute path" in text_of(relative)
     disabled = await attach(closed, str(inside))

@@ -55,25 +55,36 @@ def test_loopback_detection() -> None:
     assert not any(is_loopback(h) for h in ("0.0.0.0", "192.168.1.2", "::", "example.com"))
 
 
+LONG_TOKEN = "t" * 32
+
+
 def test_http_security_rules() -> None:
     local = http_security("127.0.0.1", 8000, None)
-    assert local.token_verifier is None and local.auth is None and local.transport_security is None
+    assert local.token_verifier is None and local.auth is None
+    assert local.transport_security.enable_dns_rebinding_protection
+    assert local.transport_security.allowed_hosts == [
+        "127.0.0.1:8000",
+        "127.0.0.1:*",
+        "localhost:*",
+        "[::1]:*",
+    ]
 
-    guarded = http_security("127.0.0.1", 8000, "tok")
-    assert guarded.token_verifier is not None and guarded.transport_security is None
+    guarded = http_security("127.0.0.1", 8000, "tok")  # a short token is the operator's business on loopback
+    assert guarded.token_verifier is not None
     assert guarded.auth is not None and str(guarded.auth.resource_server_url) == "http://127.0.0.1:8000/mcp"
 
     with pytest.raises(InsecureBind, match="GEMINI_INTERACTIONS_MCP_TOKEN"):
         http_security("0.0.0.0", 8000, None)
+    with pytest.raises(InsecureBind, match="at least 32 characters"):
+        http_security("0.0.0.0", 8000, "t" * 31)
 
-    public = http_security("10.0.0.5", 9000, "tok", ["mcp.example.com:443"])
-    assert public.transport_security is not None
+    public = http_security("10.0.0.5", 9000, LONG_TOKEN, ["mcp.example.com:443"])
     assert public.transport_security.enable_dns_rebinding_protection
     assert public.transport_security.allowed_hosts == ["10.0.0.5:9000", "mcp.example.com:443"]
     assert "http://10.0.0.5:9000" in public.transport_security.allowed_origins
 
-    ipv6 = http_security("::", 9000, "tok")
-    assert ipv6.transport_security is not None and ipv6.transport_security.allowed_hosts == ["[::]:9000"]
+    ipv6 = http_security("::", 9000, LONG_TOKEN)
+    assert ipv6.transport_security.allowed_hosts == ["[::]:9000"]
 
 
 @pytest.mark.anyio

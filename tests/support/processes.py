@@ -84,13 +84,17 @@ def wait_healthy(base: str, proc: subprocess.Popen[Any], log: Path, timeout: flo
 
 
 @contextmanager
-def mcp_http_process(env: dict[str, str], log: Path, *args: str) -> Iterator[ServerProcess]:
-    """``gemini-interactions-mcp --transport http`` on a free loopback port, until SIGTERM."""
+def mcp_http_process(
+    env: dict[str, str], log: Path, *args: str, host: str = "127.0.0.1"
+) -> Iterator[ServerProcess]:
+    """``gemini-interactions-mcp --transport http`` on a free port of ``host`` (a loopback address), until
+    SIGTERM."""
     port = free_port()
     command = [str(SCRIPTS / "gemini-interactions-mcp"), "--transport", "http", "--port", str(port), *args]
+    command += ["--host", host]
     with log.open("wb") as err:
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=env, cwd=REPO)
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://{host}:{port}"
     try:
         wait_until(lambda: healthy(base), proc, log, "the MCP server")
         yield ServerProcess(proc, log, f"{base}/mcp")

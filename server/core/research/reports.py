@@ -17,6 +17,7 @@ import anyio
 
 from .. import images
 from ..domain import Answer, GeneratedImage, ResearchJob
+from ..private_files import private_dir, write_private
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -48,7 +49,7 @@ class ReportFiles:
         """Write the report and images of ``answer`` under the reports dir. Blocking: run it in a thread."""
         report = report_markdown(answer)
         directory = self._settings.reports_dir
-        directory.mkdir(parents=True, exist_ok=True)
+        private_dir(directory)
         image_paths = [
             str(images.save(image, directory, f"{job_id}-{n}").path)
             for n, image in enumerate(answer.images, 1)
@@ -57,9 +58,7 @@ class ReportFiles:
             return SavedOutputs(None, None, image_paths)
         # The id comes from upstream: made safe as a name, it cannot place the file outside the directory.
         path = directory / f"{images.safe_stem(job_id, limit=200) or 'report'}.md"
-        tmp = path.with_suffix(".md.part")
-        tmp.write_text(report, encoding="utf-8")
-        tmp.replace(path)
+        write_private(path, report.encode("utf-8"))
         return SavedOutputs(report, str(path.resolve()), image_paths)
 
     def read(self, job: ResearchJob) -> str:

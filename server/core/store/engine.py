@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..errors import ConfigurationError
+from ..private_files import create_private, private_dir
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -74,7 +75,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     database = parsed.database
     memory = not database or database == ":memory:"
     if database and not memory:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = Path(database).expanduser()
+        private_dir(path.parent)
+        create_private(path)  # before SQLite creates it 0644; its -wal and -shm files take this mode
     kwargs: dict[str, Any] = {"poolclass": pool.StaticPool} if memory else {}
     engine = create_async_engine(parsed, echo=echo, **kwargs)
     _configure_sqlite(engine, wal=not memory)
