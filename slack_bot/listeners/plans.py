@@ -43,8 +43,8 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
         await ack()
         team_id, user_id = _who(body)
         job_id = action.get("value", "")
-        bot.spawn_turn(
-            plan_actions.run(bot, team_id, user_id, job_id, _privately(respond)), name="run a plan"
+        bot.spawn_once(
+            body, plan_actions.run(bot, team_id, user_id, job_id, _privately(respond)), name="run a plan"
         )
 
     @app.action(CHANGE_ACTION)
@@ -53,7 +53,8 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
     ) -> None:
         await ack()
         team_id, user_id = _who(body)
-        # Not a background task: the modal must open within the trigger_id's 3 seconds.
+        # Not a background task: the modal must open within the trigger_id's 3 seconds. (A replayed click needs
+        # no dedupe: Slack opens one view per trigger_id.)
         await plan_actions.open_change(
             bot, team_id, user_id, action.get("value", ""), body.get("trigger_id", ""), _privately(respond)
         )
@@ -65,8 +66,8 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
         await ack()
         team_id, user_id = _who(body)
         job_id = action.get("value", "")
-        bot.spawn_turn(
-            plan_actions.cancel(bot, team_id, user_id, job_id, _privately(respond)), name="drop a plan"
+        bot.spawn_once(
+            body, plan_actions.cancel(bot, team_id, user_id, job_id, _privately(respond)), name="drop a plan"
         )
 
     @app.view(CHANGE_VIEW)
@@ -78,7 +79,7 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
         await ack()
         team_id, user_id = _who(body)
         job_id = str(view.get("private_metadata") or "")
-        bot.spawn_turn(_run_changed(bot, team_id, user_id, job_id, brief), name="run a changed plan")
+        bot.spawn_once(body, _run_changed(bot, team_id, user_id, job_id, brief), name="run a changed plan")
 
 
 async def _run_changed(

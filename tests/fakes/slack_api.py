@@ -944,7 +944,8 @@ def block_action_body(
         "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id},
         "channel": {"id": channel_id, "name": "general"},
         "message": {"ts": message_ts, "type": "message"},
-        "trigger_id": trigger_id or f"trigger.{time.time_ns()}.{next(_event_ids)}",  # one per click, as Slack sends
+        # One per click, as Slack sends it.
+        "trigger_id": trigger_id or f"trigger.{time.time_ns()}.{next(_event_ids)}",
         "response_url": response_url,
         "actions": [
             {"action_id": action_id, "block_id": "b", "value": value, "type": "button", "action_ts": "1"}
