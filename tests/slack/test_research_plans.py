@@ -1,7 +1,8 @@
 """Plan first in Slack: `/gemini research --plan` shows the agent's plan with Run it / Change… / Cancel on the
 run's message; only the starter may press them (others are told who may), a click on a plan already run or
-cancelled says so, two clicks at once run it once, the Change… modal's edits reach the run's input, the plan
-survives a restart of the bot, and the report is delivered once into the thread it came from."""
+cancelled says so, two clicks at once run it once, a click or submission replayed is taken once, the Change…
+modal's edits reach the run's input, the plan survives a restart of the bot, and the report is delivered once
+into the thread it came from."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from slack_bot.plan_view import (
     plan_flag,
 )
 from slack_bot.render import research_message
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import FakeSlack, block_action_body, view_submission_body
 from tests.support.slack import SignedSlack, mention, running_bot, slack_config
 from tests.support.slack import is_report_summary as _is_report_summary
 from tests.support.slack import start_research as _start
@@ -179,6 +180,40 @@ async def test_two_clicks_at_once_run_it_once(
     assert len(runs_of(emulator, job_id)) == 1
     assert len(slack.calls_to("response_url")) == 2
     assert len(slack.calls_to("chat.postMessage", where=_is_report_summary)) == 1
+
+
+@pytest.mark.parametrize("replayed", ["run it", "cancel", "a changed plan"])
+async def test_a_replayed_plan_click_or_submission_is_taken_once(
+    signed: SignedSlack, slack: FakeSlack, emulator: EmulatorHandle, replayed: str
+) -> None:
+    """Run it, Cancel or a changed plan's submission replayed inside Slack's five-minute signing window (the very
+    same signed body, so the same trigger_id) is acknowledged and does nothing, where it would otherwise have
+    said "already runs" or "was cancelled" a second time."""
+    ts, job_id = await _start(signed, slack, f"--plan Kelp farms {QUICK}")
+    await wait_for_plan(slack, ts)
+    if replayed == "a changed plan":
+        await signed.action(CHANGE_ACTION, job_id, user_id="U1", message_ts=ts)
+        await slack.wait_for("views.open", 1)
+        [modal] = slack.modals
+        edited = {BRIEF_BLOCK: {BRIEF_INPUT: {"type": "plain_text_input", "value": f"Kelp only {QUICK}"}}}
+        body = view_submission_body(modal, edited)
+    else:
+        action = RUN_ACTION if replayed == "run it" else CANCEL_ACTION
+        body = block_action_body(
+            action, job_id, message_ts=ts, response_url=slack.response_url(), trigger_id=slack.trigger_id()
+        )
+    for _ in range(2):
+        assert (await signed.post(body, "application/x-www-form-urlencoded")).status_code == 200
+
+    if replayed == "cancel":
+        assert await said(slack, 1) == "Cancelled: nothing was researched."
+    else:
+        await slack.wait_for("chat.postMessage", 1, timeout=20, where=_is_report_summary)
+    await asyncio.sleep(1.0)  # a replay's turn has long been taken by now
+    assert len(runs_of(emulator, job_id)) == (0 if replayed == "cancel" else 1)
+    # No second "already runs" or "was cancelled", privately or in the thread.
+    assert len(slack.calls_to("response_url")) == (1 if replayed == "cancel" else 0)
+    assert slack.calls_to("chat.postEphemeral") == []
 
 
 async def test_plan_first_by_default_and_now_or_plan_override_it(
