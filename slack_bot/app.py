@@ -34,6 +34,7 @@ from .incoming import IncomingText
 from .listeners import register_listeners
 from .pacing import MAIN_PATIENCE_SECONDS, PacedWebClient, SlackPacing
 from .progress import StartedMessages
+from .research_access import ResearchAccess
 from .tasks import TaskSupervisor
 from .watcher import JobEvents
 
@@ -123,6 +124,7 @@ def create_app(client: AsyncWebClient, core: Core, config: SlackConfig) -> Slack
     )
     deliveries = ReportDelivery(core, delivery_client, tasks, options, on_delivering=started.refresh)
     home = HomeTab(core, client, tasks, workspace_url=authorization.workspace_url)
+    access = ResearchAccess(client, config.research_allowed, cache_seconds=config.usergroup_cache_seconds)
     bot = SlackBot(
         app=bolt_app(client, config, authorization.authorize),
         core=core,
@@ -137,6 +139,7 @@ def create_app(client: AsyncWebClient, core: Core, config: SlackConfig) -> Slack
         incoming=IncomingText(client),
         job_events=JobEvents(core, tasks, started, deliveries, home),
         turn_slots=asyncio.Semaphore(config.max_turns),
+        research_access=access,
     )
     register_listeners(bot.app, bot)
     return bot

@@ -25,6 +25,7 @@ from .home import HomeTab
 from .incoming import IncomingText
 from .interrupted import report_interrupted_starts
 from .progress import StartedMessages
+from .research_access import ResearchAccess
 from .tasks import TaskSupervisor
 from .watcher import JobEvents
 
@@ -52,6 +53,7 @@ class SlackBot:
     incoming: IncomingText
     job_events: JobEvents
     turn_slots: asyncio.Semaphore
+    research_access: ResearchAccess
     _session: aiohttp.ClientSession | None = None
 
     @property

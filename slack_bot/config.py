@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from server.core import ConfigurationError
 
@@ -40,6 +41,23 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+# User ids (U…, W… on Enterprise Grid), user-group ids (S…), channel ids (C… public, G… private, D… direct).
+SLACK_ID = re.compile(r"[UWSCGD][A-Z0-9]{2,}")
+
+
+def research_allowed(raw: str | None) -> frozenset[str]:
+    """``SLACK_RESEARCH_ALLOWED``: comma- or space-separated Slack ids; empty: everyone may start research."""
+    ids = [part for part in re.split(r"[\s,]+", (raw or "").strip()) if part]
+    wrong = [part for part in ids if not SLACK_ID.fullmatch(part)]
+    if wrong:
+        raise ConfigurationError(
+            f"SLACK_RESEARCH_ALLOWED holds {', '.join(map(repr, wrong))}, which are not Slack ids. List user ids "
+            "(U…), user-group ids (S…) and channel ids (C…, G…, D…), separated by commas; copy them from a "
+            "profile's or a channel's 'Copy member ID' / 'Copy channel ID'."
+        )
+    return frozenset(ids)
+
+
 def _count(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
@@ -72,6 +90,9 @@ class SlackConfig:
     retry_base_seconds: float = 2.0  # first backoff of a failed report delivery (doubles each attempt)
     research_plan_first: bool = False  # SLACK_RESEARCH_PLAN_FIRST: /gemini research proposes a plan first
     crash_after_post: bool = False
+    # Who may start research: user, user-group and channel ids (SLACK_RESEARCH_ALLOWED); empty: everyone.
+    research_allowed: frozenset[str] = field(default_factory=frozenset)
+    usergroup_cache_seconds: float = 300.0  # how long a user group's members are remembered
 
     @property
     def socket_mode(self) -> bool:
@@ -108,4 +129,5 @@ class SlackConfig:
             max_turns=_count(env, "GEMINI_INTERACTIONS_SLACK_MAX_TURNS", 8),
             research_plan_first=_flag(env, "SLACK_RESEARCH_PLAN_FIRST"),
             crash_after_post=env.get(TEST_HOOKS_ENV) == "1" and env.get(CRASH_AFTER_POST_ENV) == "1",
+            research_allowed=research_allowed(env.get("SLACK_RESEARCH_ALLOWED")),
         )

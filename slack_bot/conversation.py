@@ -71,14 +71,17 @@ async def answer(bot: SlackBot, turn: Turn, *, set_status: SetStatus | None = No
         )
         return
     previous = await bot.store.get_thread(turn.team_id, turn.channel_id, turn.thread_ts)
+    origin = bot.viewer(turn.team_id, turn.user_id)
     note = ""
     try:
         try:
-            result = await bot.core.ask(text, attachments=attachments, previous_interaction_id=previous)
+            result = await bot.core.ask(
+                text, attachments=attachments, previous_interaction_id=previous, origin=origin
+            )
         except InteractionExpired:
             if not previous:
                 raise
-            result = await bot.core.ask(text, attachments=attachments)
+            result = await bot.core.ask(text, attachments=attachments, origin=origin)
             note = EXPIRED_NOTE + "\n\n"
     except GeminiInteractionsError as exc:
         await post_text(client, turn.channel_id, turn.thread_ts, error_text(exc))
@@ -95,7 +98,9 @@ async def draw(bot: SlackBot, turn: Turn) -> None:
     await set_loading(client, turn.channel_id, turn.thread_ts, "is drawing…")
     previous = await bot.store.get_thread(turn.team_id, turn.channel_id, turn.thread_ts)
     try:
-        result = await bot.core.generate_image(turn.text, previous_interaction_id=previous)
+        result = await bot.core.generate_image(
+            turn.text, previous_interaction_id=previous, origin=bot.viewer(turn.team_id, turn.user_id)
+        )
     except GeminiInteractionsError as exc:
         await post_text(client, turn.channel_id, turn.thread_ts, error_text(exc))
         return

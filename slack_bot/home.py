@@ -13,6 +13,7 @@ from .authorization import viewer
 from .render import home_view, thread_link
 from .replicas import our_turn
 from .tasks import TaskSupervisor
+from .usage import month_label, person_total
 
 if TYPE_CHECKING:
     from server.core import Core, ResearchJob
@@ -54,8 +55,12 @@ class HomeTab:
             await self.publish(team_id, user_id)
 
     async def publish(self, team_id: str, user_id: str) -> None:
-        jobs = await self._core.research.list(viewer=viewer(team_id, user_id), limit=HOME_RUNS)
-        view = home_view(jobs, await job_links(self._workspace_url, jobs))
+        who = viewer(team_id, user_id)
+        jobs = await self._core.research.list(viewer=who, limit=HOME_RUNS)
+        spend = await person_total(self._core, team_id=team_id, owner=who.owner)
+        view = home_view(
+            jobs, await job_links(self._workspace_url, jobs), spend=spend, month=month_label(self._core)
+        )
         try:
             await self._client.views_publish(user_id=user_id, view=view)
         except SlackApiError as exc:

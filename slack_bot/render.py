@@ -7,9 +7,10 @@ Limits (Slack's Block Kit reference): section text ≤ 3,000 characters, 50 bloc
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
-from server.core import ResearchJob, elapsed_seconds
+from server.core import ResearchJob, UsageTotal, elapsed_seconds, format_usd
 
 from .markdown import SUMMARY_CHARS, TEXT_LIMIT, first_paragraphs, truncate
 from .neutralise import neutralise
@@ -50,9 +51,19 @@ HELP_TEXT = """*Gemini in Slack*
 • `/gemini image <prompt>`: draw an image and post it in a thread.
 • `/gemini status [id]`: your recent research runs, or one run in detail.
 • `/gemini cancel <id>`: cancel a research run you started.
+• `/gemini usage`: what Gemini was used for this month here, and its estimated cost.
 • `/gemini help`: this message.
 Mention me (`@Gemini …`) in a channel, or write to me directly, to talk in a thread; attach images or PDFs \
 and I will read them. Start a message with `research` to run Deep Research in that thread."""
+
+
+RESEARCH_NOT_ALLOWED = (
+    ":no_entry: Deep Research is open to certain people and channels only in this workspace "
+    "(SLACK_RESEARCH_ALLOWED). Ask the person who runs this bot to add you, or start it from an allowed "
+    "channel; this does not change on its own. Questions and images work as usual."
+)
+ESTIMATE_NOTE = "Costs are estimates from the bot's price table, not Google's bill."
+USAGE_PEOPLE = 25
 
 
 # --------------------------------------------------------------------------- research
@@ -191,11 +202,18 @@ def _without_title(report: str) -> str:
 # --------------------------------------------------------------------------- status, home
 
 
+def cost_label(job: ResearchJob) -> str:
+    """`` · est. $0.42`` once a finished run's cost is known ('' otherwise)."""
+    if job.cost is None:
+        return ""
+    return f" · est. {format_usd(job.cost.usd)}" if job.cost.usd is not None else " · cost unknown"
+
+
 def job_line(job: ResearchJob, link: str | None = None) -> str:
     where = f" · <{link}|thread>" if link else ""
     return (
         f"• *{topic_line(job.prompt, 120)}*: {status_label(job.status)}, "
-        f"{elapsed_label(elapsed_seconds(job))}{where} · `{job.interaction_id}`"
+        f"{elapsed_label(elapsed_seconds(job))}{cost_label(job)}{where} · `{job.interaction_id}`"
     )
 
 
@@ -218,11 +236,32 @@ def status_detail(job: ResearchJob, link: str | None) -> str:
     return truncate("\n".join(lines), TEXT_LIMIT)
 
 
-def home_view(jobs: list[ResearchJob], links: dict[str, str | None]) -> dict[str, Any]:
+def spend_line(total: UsageTotal | None, month: str) -> str:
+    """``12 answers and images, 2 research runs: an estimated $1.23 in December 2026 (UTC).``"""
+    if total is None or not total.calls:
+        return f"Nothing yet in {month} (UTC)."
+    others = total.calls - total.research_runs
+    unpriced = f" ({total.unpriced_calls} of unknown price not counted)" if total.unpriced_calls else ""
+    return (
+        f"{others} answer{'s' if others != 1 else ''} and images, {total.research_runs} research "
+        f"run{'s' if total.research_runs != 1 else ''}: an estimated {format_usd(total.cost_usd)} in {month} "
+        f"(UTC){unpriced}."
+    )
+
+
+def home_view(
+    jobs: list[ResearchJob],
+    links: dict[str, str | None],
+    spend: UsageTotal | None = None,
+    month: str = "this month",
+) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Gemini"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": truncate(HELP_TEXT, SECTION_LIMIT)}},
         {"type": "divider"},
+        {"type": "header", "text": {"type": "plain_text", "text": "Your use this month"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": spend_line(spend, month)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": ESTIMATE_NOTE}]},
         {"type": "header", "text": {"type": "plain_text", "text": "Your research runs"}},
     ]
     if not jobs:
@@ -237,13 +276,44 @@ def home_view(jobs: list[ResearchJob], links: dict[str, str | None]) -> dict[str
         where = f" · <{link}|open thread>" if link else ""
         text = (
             f"*{topic_line(job.prompt, 200)}*\n{status_label(job.status)} · "
-            f"{elapsed_label(elapsed_seconds(job))}{where}"
+            f"{elapsed_label(elapsed_seconds(job))}{cost_label(job)}{where}"
         )
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_LIMIT)}})
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"ID `{job.interaction_id}`"}]}
         )
     return {"type": "home", "blocks": blocks}
+
+
+def usage_report(
+    month: str,
+    people: list[UsageTotal],
+    days: list[UsageTotal],
+    *,
+    you: UsageTotal | None,
+    person: Callable[[str | None], str],
+) -> str:
+    """``/gemini usage``: this workspace's month, per person (most spent first) and per day."""
+    lines = [f"*Gemini in this workspace, {month} (UTC)*", f"*You:* {spend_line(you, month)}"]
+    if people:
+        lines.append("*Per person*")
+        for total in people[:USAGE_PEOPLE]:
+            lines.append(f"• {person(total.key)}: {_total(total)}")
+        if len(people) > USAGE_PEOPLE:
+            lines.append(f"… and {len(people) - USAGE_PEOPLE} more.")
+        lines.append("*Per day*")
+        lines += [f"• {total.key}: {_total(total)}" for total in days]
+    lines.append(f"_{ESTIMATE_NOTE}_")
+    return truncate("\n".join(lines), TEXT_LIMIT)
+
+
+def _total(total: UsageTotal) -> str:
+    unpriced = f", {total.unpriced_calls} of unknown price" if total.unpriced_calls else ""
+    return (
+        f"{total.calls} call{'s' if total.calls != 1 else ''} ({total.research_runs} research), "
+        f"{total.input_tokens:,} tokens in / {total.output_tokens:,} out, est. {format_usd(total.cost_usd)}"
+        f"{unpriced}"
+    )
 
 
 def thread_link(workspace_url: str | None, channel_id: str | None, ts: str | None) -> str | None:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from server.core import Forbidden, GeminiInteractionsError, Origin, PendingStart, ResearchNotFound
 
 from .destinations import thread_destination
 from .home import job_links
 from .neutralise import neutralise
-from .render import research_pending_message, status_detail, status_list
+from .render import RESEARCH_NOT_ALLOWED, research_pending_message, status_detail, status_list
 
 if TYPE_CHECKING:
     from .bot import SlackBot
@@ -20,12 +21,22 @@ log = logging.getLogger(__name__)
 
 STATUS_RUNS = 10
 
+Tell = Callable[[str], Awaitable[Any]]
+
 
 def not_found_text(interaction_id: str) -> str:
     return (
         f"No research run `{interaction_id}` is known in this workspace. "
         "`/gemini status` lists your runs; start one with `/gemini research <topic>`."
     )
+
+
+async def refusal(bot: SlackBot, *, team_id: str, channel_id: str, user_id: str) -> str | None:
+    """Why this user may not start research here and now (SLACK_RESEARCH_ALLOWED, a limit), or None."""
+    if not await bot.research_access.allows(user_id, channel_id):
+        return RESEARCH_NOT_ALLOWED
+    limit = await bot.core.research.refusal(bot.viewer(team_id, user_id))
+    return f":no_entry: {limit}" if limit is not None else None
 
 
 async def start(
@@ -37,13 +48,24 @@ async def start(
     topic: str,
     thread_ts: str | None,
     plan_first: bool = False,
+    tell: Tell | None = None,
 ) -> None:
     """Post the 'research started' message (a new parent when ``thread_ts`` is None), then start the run.
 
     The report goes to ``thread_ts``, or to the thread of the started message itself. ``plan_first``: that
-    message shows the agent's plan with Run it / Change… / Cancel before anything costly runs.
+    message shows the agent's plan with Run it / Change… / Cancel before anything costly runs. A refused start
+    is told to the user alone (``tell``, else an ephemeral message) and posts nothing in the channel.
     """
     client = bot.client
+    refused = await refusal(bot, team_id=team_id, channel_id=channel_id, user_id=user_id)
+    if refused is not None:
+        if tell is not None:
+            await tell(refused)
+        else:
+            await client.chat_postEphemeral(
+                channel=channel_id, user=user_id, text=refused, thread_ts=thread_ts
+            )
+        return
     posted = await client.chat_postMessage(
         channel=channel_id, thread_ts=thread_ts, **research_pending_message(user_id, topic)
     )

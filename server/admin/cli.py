@@ -12,13 +12,14 @@ from collections.abc import Callable, Sequence
 
 from server.core import Runner
 
-from . import token_hash
+from . import token_hash, usage
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 #: One line per group of subcommands.
 GROUPS: list[Register] = [
     token_hash.register,
+    usage.register,
 ]
 
 

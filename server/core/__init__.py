@@ -8,11 +8,12 @@ keeps this list honest; the import contract in ``pyproject.toml`` keeps the fron
         job = await core.research.start("TPUs", origin=Origin(source="mcp"))
 
 Inside: ``core.py`` (the object the front doors hold), ``gateway.py`` (the one module that imports google.genai),
-``research/`` (Deep Research runs: leases, watching, reports, events), ``store/`` (SQLAlchemy: SQLite or
-PostgreSQL), ``domain.py``, ``errors.py``, ``settings.py``, ``limits.py``, ``attachments.py``, ``images.py``,
-``logs.py``, ``runner.py`` (what every command shares: logging, settings, ``--emulator``, signals, uvicorn),
-``version.py`` (the version ``--version`` and the MCP server report) and ``http_limits.py`` (what every HTTP route
-does with hostile input: bodies bounded in bytes and time).
+``research/`` (Deep Research runs: leases, watching, reports, events), ``costs/`` (the price table, the record
+of billed calls, the operator's limits), ``store/`` (SQLAlchemy: SQLite or PostgreSQL), ``domain.py``,
+``errors.py``, ``settings.py``, ``limits.py``, ``attachments.py``, ``images.py``, ``logs.py``, ``runner.py`` (what
+every command shares: logging, settings, ``--emulator``, signals, uvicorn), ``version.py`` (the version
+``--version`` and the MCP server report) and ``http_limits.py`` (what every HTTP route does with hostile input:
+bodies bounded in bytes and time).
 
 The store's names are loaded on first use: importing SQLAlchemy must not hold up an MCP server's first answer.
 """
@@ -21,17 +22,21 @@ from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from .attachments import MAX_FILE_BYTES, MAX_FILES, MAX_TEXT_BYTES, MAX_TOTAL_BYTES, from_bytes, load_files
 from .core import Core, ImageResult, Research
+from .costs import Costs, PriceTable, format_usd
 from .domain import (
     AWAITING_APPROVAL,
     TERMINAL_STATUSES,
     Answer,
     Attachment,
     Citation,
+    Cost,
     GeneratedImage,
     Origin,
     ResearchJob,
     ToolName,
     Usage,
+    UsageRecord,
+    UsageTotal,
 )
 from .errors import (
     AttachmentError,
@@ -42,6 +47,7 @@ from .errors import (
     GeminiInteractionsError,
     InteractionExpired,
     InvalidInput,
+    LimitReached,
     NotAwaitingApproval,
     NotFound,
     RateLimited,
@@ -102,6 +108,8 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "Core",
+    "Cost",
+    "Costs",
     "Delivery",
     "EmulatorStart",
     "Forbidden",
@@ -111,10 +119,12 @@ __all__ = [
     "InteractionExpired",
     "InvalidInput",
     "JobEvent",
+    "LimitReached",
     "NotAwaitingApproval",
     "NotFound",
     "Origin",
     "PendingStart",
+    "PriceTable",
     "RateLimited",
     "Research",
     "ResearchJob",
@@ -130,11 +140,14 @@ __all__ = [
     "UpstreamTimeout",
     "UpstreamUnavailable",
     "Usage",
+    "UsageRecord",
+    "UsageTotal",
     "as_png",
     "bind",
     "check_prompt",
     "configuration_error",
     "elapsed_seconds",
+    "format_usd",
     "from_bytes",
     "guard_bodies",
     "interaction_context",

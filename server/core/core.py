@@ -14,12 +14,13 @@ import importlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from . import errors, images
+from .costs import Costs
 from .domain import Answer, Attachment, GeneratedImage, Origin, ResearchJob, ToolName
 from .gateway import Gateway
 from .images import SavedImage
@@ -66,7 +67,8 @@ class Research:
         """Start a run; its report is to reach each of ``destinations`` (a front door's own format).
 
         ``plan_first``: the agent proposes a plan first; the job awaits ``approve`` (status
-        ``awaiting_approval``, the plan in ``job.plan``)."""
+        ``awaiting_approval``, the plan in ``job.plan``). Raises LimitReached when the operator's limits refuse
+        the start (``refusal`` tells beforehand)."""
         service = await self._service()
         return await service.start(
             prompt, agent=agent, origin=origin, destinations=destinations, plan_first=plan_first
@@ -77,6 +79,11 @@ class Research:
     ) -> ResearchJob:
         """Run a plan awaiting approval, as planned or with ``changes`` (only its starter may)."""
         return await (await self._service()).approve(interaction_id, viewer=viewer, changes=changes)
+
+    async def refusal(self, origin: Origin) -> errors.LimitReached | None:
+        """Why ``origin`` could not start a research run now (a limit), or None; nothing is counted."""
+        await self._service()
+        return await self._core.costs.limits.research_refusal(origin.owner)
 
     async def get(self, interaction_id: str, *, viewer: Origin) -> ResearchJob:
         return await (await self._service()).get(interaction_id, viewer=viewer)
@@ -112,6 +119,9 @@ class Core:
         self.replica_id = replica_id or default_replica_id()
         self.gateway = Gateway(settings, replica_id=self.replica_id)
         self.research = Research(self)
+        self.costs = Costs(settings, self._opened_store)
+        if settings.prices_file is not None:
+            _ = self.costs.prices  # the operator's table: a mistake in it stops us at start, not mid-call
         self._store: Store | None = None
         self._research: ResearchService | None = None
         self._ready = anyio.Event()
@@ -127,6 +137,10 @@ class Core:
     def research_service(self) -> ResearchService | None:
         """The research service, or None while the store is still opening (or failed to open)."""
         return self._research
+
+    async def _opened_store(self) -> Store:
+        await self.ready()
+        return self.store
 
     async def ready(self) -> ResearchService:
         with anyio.move_on_after(STORE_READY_SECONDS):
@@ -167,7 +181,9 @@ class Core:
             return
         self._store = store
         try:
-            service = ResearchService(self.settings, self.gateway, store, replica_id=self.replica_id)
+            service = ResearchService(
+                self.settings, self.gateway, store, self.costs, replica_id=self.replica_id
+            )
             async with anyio.create_task_group() as tg:
                 await tg.start(service.run)
                 self._research = service
@@ -201,12 +217,16 @@ class Core:
         attachments: Sequence[Attachment] = (),
         previous_interaction_id: str | None = None,
         thinking_level: ThinkingLevel | None = None,
+        origin: Origin | None = None,
     ) -> Answer:
         """Gemini's whole answer (every continuation hop); ``answer.incomplete`` says if it stopped early.
 
         ``model`` and ``thinking_level`` default to the settings (GEMINI_INTERACTIONS_MODEL / _THINKING_LEVEL).
+        The call is recorded as ``origin``'s, with its estimated cost (``answer.cost``); LimitReached when the
+        monthly budget is spent.
         """
-        return await self.gateway.ask(
+        await self.costs.limits.check_budget()
+        answer = await self.gateway.ask(
             check_prompt(prompt),
             model=(model or "").strip() or self.settings.model,
             model_from_argument=bool((model or "").strip()),
@@ -221,6 +241,7 @@ class Core:
             attachments=attachments,
             previous_interaction_id=await self._thread_of((previous_interaction_id or "").strip() or None),
         )
+        return replace(answer, cost=await self.costs.bill("answer", answer, origin))
 
     async def _thread_of(self, previous: str | None) -> str | None:
         """A planned research job's id continues from its run (which holds the report), not from its plan."""
@@ -240,7 +261,10 @@ class Core:
         model: str | None = None,
         aspect_ratio: str | None = None,
         previous_interaction_id: str | None = None,
+        origin: Origin | None = None,
     ) -> ImageResult:
+        """Draw (or refine) an image; recorded as ``origin``'s call, like ``ask``."""
+        await self.costs.limits.check_budget()
         await anyio.to_thread.run_sync(self._check_images_dir)  # before paying for an image we could not keep
         answer = await self.gateway.generate_image(
             check_prompt(prompt),
@@ -249,6 +273,7 @@ class Core:
             aspect_ratio=aspect_ratio,
             previous_interaction_id=(previous_interaction_id or "").strip() or None,
         )
+        answer = replace(answer, cost=await self.costs.bill("image", answer, origin))
         files = await anyio.to_thread.run_sync(self._save_images, answer)
         return ImageResult(answer=answer, files=files)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from decimal import Decimal
+from typing import Any, Literal
 
 ResearchStatus = Literal[
     "in_progress",
@@ -99,12 +100,82 @@ class Usage:
             grounding_tool_counts=_sum_maps(self.grounding_tool_counts, later.grounding_tool_counts),
         )
 
+    def as_dict(self) -> dict[str, Any]:
+        """Every field, as JSON-ready values (the store and the usage log lines keep this shape)."""
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "thought_tokens": self.thought_tokens,
+            "cached_tokens": self.cached_tokens,
+            "tool_use_tokens": self.tool_use_tokens,
+            "total_tokens": self.total_tokens,
+            "initial_input_tokens": self.initial_input_tokens,
+            "input_by_modality": dict(self.input_by_modality),
+            "output_by_modality": dict(self.output_by_modality),
+            "cached_by_modality": dict(self.cached_by_modality),
+            "tool_use_by_modality": dict(self.tool_use_by_modality),
+            "grounding_tool_counts": dict(self.grounding_tool_counts),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Usage:
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        return cls(**known)
+
 
 def _sum_maps(first: Mapping[str, int], second: Mapping[str, int]) -> dict[str, int]:
     out = dict(first)
     for key, value in second.items():
         out[key] = out.get(key, 0) + value
     return out
+
+
+UsageKind = Literal["answer", "image", "research"]
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """The estimated cost of one billed call, from the price table: never Google's bill.
+
+    ``usd`` is None when the price is unknown (a model the table does not price): shown as unknown, never 0.
+    ``basis`` says where the figure comes from (the table's version, the model's row and its source), or why
+    there is none.
+    """
+
+    usd: Decimal | None
+    basis: str
+
+    @property
+    def known(self) -> bool:
+        return self.usd is not None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageRecord:
+    """One billed call as the store keeps it: who, what, which model or agent, the usage and its cost."""
+
+    interaction_id: str
+    kind: UsageKind
+    usage: Usage
+    cost: Cost
+    at: datetime
+    model: str | None = None  # the model or agent that served
+    owner: str | None = None
+    source: str | None = None
+    team_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageTotal:
+    """Billed calls summed over a group (``key``: an owner, or a UTC day ``YYYY-MM-DD``)."""
+
+    key: str | None
+    calls: int = 0
+    research_runs: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0  # thought tokens included: Google bills them as output
+    cost_usd: Decimal = Decimal(0)  # of the calls with a known price
+    unpriced_calls: int = 0  # calls whose price is unknown (not in cost_usd)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +227,7 @@ class Answer:
     incomplete: str | None = None
     prompt: str = ""  # what the user sent: only an interaction read back (GET) carries its user_input steps
     previous_interaction_id: str | None = None  # the interaction this one continued
+    cost: Cost | None = None  # set by the core once the call is recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +284,8 @@ class ResearchJob:
     approved_at: datetime | None = None
     changes: str | None = None
     run_id: str | None = None
+    usage: Usage | None = None  # once finished, when Gemini reported it
+    cost: Cost | None = None
 
     @property
     def terminal(self) -> bool:

@@ -9,6 +9,7 @@ GeminiInteractionsError
  ├─ Forbidden                   a job that belongs to someone else
  ├─ ConflictError               a record that already exists (recording the same research run twice)
  │   └─ NotAwaitingApproval     approving a plan that is not waiting for it (.status, .approved)
+ ├─ LimitReached                an operator's limit refuses a start (.limit: the setting, .resets_at)
  └─ UpstreamError               Gemini answered with an error or not at all (.status_code, .reason)
      ├─ AuthenticationFailed    the API key: not valid, refused (unrestricted/standard key), restricted
      ├─ AccessDenied            403 not about the key: this project may not use that model or agent
@@ -24,6 +25,8 @@ Which Gemini answer becomes which error, with Google's sources: the README's err
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 KEY_HELP = (
     "Set GEMINI_API_KEY (create one at https://aistudio.google.com/apikey) in the environment of this "
@@ -71,6 +74,17 @@ class NotAwaitingApproval(ConflictError):
         super().__init__(message)
         self.status = status
         self.approved = approved
+class LimitReached(GeminiInteractionsError):
+    """A limit the operator set refuses a new answer, image or research run; runs already started go on.
+
+    ``limit`` names the setting (``GEMINI_INTERACTIONS_RESEARCH_PER_DAY`` …); ``resets_at`` is when it lets the
+    next start through on its own (None: only the operator can change it).
+    """
+
+    def __init__(self, message: str, *, limit: str, resets_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.resets_at = resets_at
 
 
 class UpstreamError(GeminiInteractionsError):

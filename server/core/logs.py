@@ -6,7 +6,8 @@
 
 Text lines: ``2026-01-02 03:04:05,678 INFO server.core.research [v1_abc]: watching research``.
 JSON lines (``GEMINI_INTERACTIONS_LOG_FORMAT=json``): one object per line with ``time`` (ISO 8601, UTC),
-``level``, ``logger``, ``message``, ``interaction_id`` when known, and ``exception`` when there is one.
+``level``, ``logger``, ``message``, ``interaction_id`` when known, and ``exception`` when there is one; a record
+logged with ``extra={"json_fields": {...}}`` adds those keys too (a billed call's figures, under ``billed``).
 
 Redaction is defence in depth: we never log a secret on purpose, but a library might (a URL with a key in it, an
 exception that repeats a header). Every value of ``SECRET_ENV_VARS`` found in the environment, the password of
@@ -170,6 +171,10 @@ class JsonFormatter(logging.Formatter):
         iid = getattr(record, "interaction_id", None)
         if iid:
             entry["interaction_id"] = iid
+        fields = getattr(record, "json_fields", None)
+        if isinstance(fields, Mapping):
+            for key, value in fields.items():
+                entry.setdefault(str(key), value)
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:

@@ -7,6 +7,7 @@ never ours to choose: the SDK reads ``GOOGLE_GEMINI_BASE_URL`` itself unless ``-
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,12 @@ class Settings(BaseSettings):
     # Bounds one foreground answer (ask, generate_image), every continuation hop included; MCP hosts cut tool
     # calls at about 60 s.
     request_timeout_seconds: float = Field(default=45.0, gt=0)
+    # The operator's price table (TOML, the shipped table's format); None: the shipped one (an estimate).
+    prices_file: Path | None = None
+    # Research starts per owner per UTC day; None: no limit (0: research is off).
+    research_per_day: int | None = Field(default=None, ge=0)
+    # The deployment's estimated spend per calendar month (UTC), in US dollars; None: no budget.
+    monthly_budget_usd: Decimal | None = Field(default=None, gt=0)
     # A base URL set here (by --emulator) wins over GOOGLE_GEMINI_BASE_URL; None leaves it to the SDK.
     base_url: str | None = None
     api_key: SecretStr | None = None
@@ -66,9 +73,9 @@ class Settings(BaseSettings):
             raise ValueError(f"GEMINI_INTERACTIONS_DATA_DIR must be an absolute path, got {str(value)!r}")
         return value
 
-    @field_validator("thinking_level", mode="before")
+    @field_validator("thinking_level", "prices_file", "research_per_day", "monthly_budget_usd", mode="before")
     @classmethod
-    def _blank_level_is_none(cls, value: object) -> object:
+    def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("mcp_token", "api_key")

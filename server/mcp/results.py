@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,9 +12,10 @@ from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
 from pydantic import BaseModel, Field
 
 from server.core import elapsed_seconds as elapsed
+from server.core import format_usd
 
 if TYPE_CHECKING:
-    from server.core import Answer, ResearchJob, Usage
+    from server.core import Answer, Cost, ResearchJob, Usage
     from server.core import ImageResult as CoreImageResult
 
 MAX_PROMPT_ECHO = 200
@@ -60,6 +62,43 @@ def usage_out(usage: Usage) -> UsageOut:
     )
 
 
+class CostOut(BaseModel):
+    """What the call is estimated to have cost, from the server's price table: an estimate, not Google's bill."""
+
+    estimated_usd: float | None = Field(
+        description="Estimated cost in US dollars; null when the model's price is unknown (never 0 for unknown)."
+    )
+    basis: str = Field(
+        description="Where the estimate comes from (price table, source, date), or why unknown."
+    )
+
+
+def cost_out(cost: Cost | None) -> CostOut | None:
+    if cost is None:
+        return None
+    return CostOut(estimated_usd=None if cost.usd is None else float(cost.usd), basis=cost.basis)
+
+
+def cost_line(usage: UsageOut | None, cost: CostOut | None) -> str | None:
+    """``Usage: 1,200 tokens in, 5,400 out (thinking included); estimated cost $0.42 (an estimate …).``"""
+    parts = []
+    if usage is not None:
+        parts.append(
+            f"usage: {usage.input_tokens:,} tokens in, {usage.output_tokens + usage.thought_tokens:,} out "
+            "(thinking included)"
+        )
+    if cost is not None:
+        if cost.estimated_usd is None:
+            parts.append(f"cost unknown ({cost.basis})")
+        else:
+            amount = format_usd(Decimal(str(cost.estimated_usd)))
+            parts.append(f"estimated cost {amount} (an estimate from the server's price table)")
+    if not parts:
+        return None
+    text = "; ".join(parts) + "."
+    return text[0].upper() + text[1:]
+
+
 class CitationOut(BaseModel):
     url: str
     title: str | None = None
@@ -78,6 +117,7 @@ class AskResult(BaseModel):
     incomplete: str | None = Field(
         default=None, description="Set when the answer stopped before its end: why, and what to do."
     )
+    cost: CostOut | None = Field(default=None, description="Estimated cost of this call (an estimate).")
 
 
 def ask_result(answer: Answer) -> AskResult:
@@ -88,6 +128,7 @@ def ask_result(answer: Answer) -> AskResult:
         usage=usage_out(answer.usage) if answer.usage else None,
         citations=[CitationOut(url=c.url, title=c.title) for c in answer.citations],
         incomplete=answer.incomplete,
+        cost=cost_out(answer.cost),
     )
 
 
@@ -103,6 +144,7 @@ class ImageResult(BaseModel):
     )
     images: list[ImageFile]
     text: str = Field(description="Any text the model returned with the image.")
+    cost: CostOut | None = Field(default=None, description="Estimated cost of this call (an estimate).")
 
 
 def _size(n: int) -> str:
@@ -121,6 +163,8 @@ def image_call_result(result: CoreImageResult, previews: list[tuple[bytes, str] 
         lines.append(f"Model's note: {said}")
     if result.answer.incomplete:
         lines.append(result.answer.incomplete)
+    if (spent := cost_line(None, cost_out(result.answer.cost))) is not None:
+        lines.append(spent)
     lines.append(f"To refine it, call generate_image with interaction_id='{iid}' and what to change.")
     content: list[Any] = [TextContent(type="text", text="\n".join(lines))]
     for saved, shown in zip(result.files, previews, strict=True):
@@ -143,6 +187,7 @@ def image_call_result(result: CoreImageResult, previews: list[tuple[bytes, str] 
         interaction_id=iid,
         images=[ImageFile(path=str(f.path), mime_type=f.mime_type, bytes=f.bytes) for f in result.files],
         text=said,
+        cost=cost_out(result.answer.cost),
     )
     return CallToolResult(content=content, structured_content=structured.model_dump())
 
@@ -184,6 +229,10 @@ class ResearchStatusResult(BaseModel):
     total_chars: int = Field(description="Length of the whole report in characters.")
     report_path: str | None = Field(description="The report file on the server's machine, once written.")
     error: str | None = Field(description="Why the job failed, if it did.")
+    usage: UsageOut | None = Field(
+        default=None, description="Tokens the run used, once it has finished (when Gemini reported them)."
+    )
+    cost: CostOut | None = Field(default=None, description="Estimated cost of the run, once it has finished.")
     hint: str = Field(description="What to do next.")
 
 
@@ -200,6 +249,9 @@ class JobSummary(BaseModel):
     report_path: str | None = None
     resource_uri: str
     run_interaction_id: str | None = Field(default=None, description="A planned job's approved run.")
+    estimated_cost_usd: float | None = Field(
+        default=None, description="Estimated cost of a finished run (an estimate); null while unknown."
+    )
 
 
 class ResearchList(BaseModel):
@@ -231,6 +283,7 @@ def job_summary(job: ResearchJob) -> JobSummary:
         report_path=job.report_path,
         resource_uri=research_uri(job.interaction_id),
         run_interaction_id=job.run_id,
+        estimated_cost_usd=float(job.cost.usd) if job.cost and job.cost.usd is not None else None,
     )
 
 
@@ -279,6 +332,8 @@ def status_page(job: ResearchJob, report: str, *, offset: int, max_chars: int) -
         total_chars=len(report),
         report_path=job.report_path,
         error=job.error,
+        usage=usage_out(job.usage) if job.usage else None,
+        cost=cost_out(job.cost),
         hint=hint,
     )
 
@@ -290,6 +345,8 @@ def status_text(result: ResearchStatusResult) -> str:
         lines.append(f"Latest progress: {result.progress}")
     if result.error:
         lines.append(f"Error: {result.error}")
+    if (spent := cost_line(result.usage, result.cost)) is not None:
+        lines.append(spent)
     if result.report:
         heading = ["", "Proposed plan:"] if result.status == "awaiting_approval" else []
         lines += [*heading, "", result.report, ""]

@@ -10,7 +10,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
-from .. import conversation, not_a_member, research_runs
+from .. import conversation, not_a_member, research_runs, usage
 from ..markdown import truncate
 from ..neutralise import neutralise
 from ..plan_view import plan_flag
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SUBCOMMANDS = ("research", "image", "status", "cancel", "help")
+SUBCOMMANDS = ("research", "image", "status", "cancel", "usage", "help")
 NOT_IN_CHANNEL = frozenset({"not_in_channel", "channel_not_found"})
 PARENT_CHARS = 3_000
 
@@ -72,6 +72,9 @@ async def _work(bot: SlackBot, sub: str, rest: str, command: dict[str, Any], res
         await respond(
             await research_runs.cancel_text(bot, team_id=team_id, user_id=user_id, interaction_id=rest)
         )
+    elif sub == "usage":
+        owner = bot.viewer(team_id, user_id).owner
+        await respond(await usage.usage_text(bot.core, team_id=team_id, owner=owner))
     elif sub == "research":
         plan_first, topic = plan_flag(rest, default=bot.config.research_plan_first)
         await research_runs.start(
@@ -82,6 +85,7 @@ async def _work(bot: SlackBot, sub: str, rest: str, command: dict[str, Any], res
             topic=topic,
             thread_ts=None,
             plan_first=plan_first,
+            tell=respond,
         )
     else:
         verb = "asked for an image of" if sub == "image" else "asked"

@@ -195,6 +195,7 @@ class FakeSlack:
         self.uploads: dict[str, Upload] = {}
         self.shared_files: dict[str, SharedFile] = {}
         self.responses: list[dict[str, Any]] = []  # bodies POSTed to response_url
+        self.usergroups: dict[str, list[str]] = {}  # user group id (S…) → member user ids
         self.envelopes: dict[str, Envelope] = {}
         self.sockets: list[web.WebSocketResponse] = []
         self.socket_connected = asyncio.Event()
@@ -800,6 +801,15 @@ class FakeSlack:
         opened = {"id": f"V{next(self._ids):08d}", "team_id": self.team_id, "state": {"values": {}}, **view}
         self.modals.append(opened)
         return {"ok": True, "view": opened}
+    def _m_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        # https://api.slack.com/methods/usergroups.users.list: `usergroup` required, an unknown id answers
+        # no_such_subteam (its scope, usergroups:read, is checked with every method's: slack_scopes.py).
+        group = args.get("usergroup")
+        if not group:
+            return {"ok": False, "error": "invalid_arguments"}
+        if group not in self.usergroups:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": list(self.usergroups[group])}
 
     def _m_assistant_threads_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("channel_id") or not args.get("thread_ts"):

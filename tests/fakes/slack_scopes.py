@@ -30,6 +30,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "files.info": "files:read",
     "download": "files:read",  # GET url_private with the bot token (docs.slack.dev/reference/objects/file-object)
     "users.info": "users:read",
+    "usergroups.users.list": "usergroups:read",  # members of groups named in SLACK_RESEARCH_ALLOWED
     "views.publish": None,
     "views.open": None,
 }

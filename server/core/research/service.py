@@ -22,6 +22,7 @@ import anyio
 import anyio.abc
 
 from .. import errors
+from ..costs import combined
 from ..domain import GeneratedImage, Origin, ResearchJob
 from ..limits import check_prompt
 from ..logs import interaction_context
@@ -31,6 +32,7 @@ from .reports import ReportFiles
 from .watch import RunWatcher
 
 if TYPE_CHECKING:
+    from ..costs import Costs
     from ..gateway import Gateway
     from ..settings import Settings
     from ..store import Store
@@ -79,14 +81,21 @@ def can_view(job: ResearchJob, viewer: Origin) -> bool:
 
 class ResearchService:
     def __init__(
-        self, settings: Settings, gateway: Gateway, store: Store, *, replica_id: str | None = None
+        self,
+        settings: Settings,
+        gateway: Gateway,
+        store: Store,
+        costs: Costs,
+        *,
+        replica_id: str | None = None,
     ) -> None:
         self._settings = settings
         self._gateway = gateway
         self._store = store
+        self._costs = costs
         self.replica_id = replica_id or default_replica_id()
         self._reports = ReportFiles(settings, store)
-        self._watcher = RunWatcher(settings, gateway, store, self._reports)
+        self._watcher = RunWatcher(settings, gateway, store, self._reports, costs)
         self._leases = LeaseKeeper(settings, store, self._watcher, replica_id=self.replica_id)
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -105,13 +114,23 @@ class ResearchService:
     ) -> ResearchJob:
         """Start a run on Gemini and record it; its report is to reach each of ``destinations`` (opaque here).
 
-        ``plan_first``: the agent proposes a plan first; the job then awaits ``approve`` (or ``cancel``)."""
+        ``plan_first``: the agent proposes a plan first; the job then awaits ``approve`` (or ``cancel``).
+
+        The operator's limits are checked (and the start counted) first: LimitReached says which and when it
+        resets. A start Gemini refuses is not counted.
+        """
         prompt = check_prompt(prompt, what="research prompt", hint="say what to research")
         chosen = (agent or "").strip()
         agent = chosen or self._settings.research_agent
-        created = await self._gateway.start_research(
-            prompt, agent=agent, agent_from_argument=bool(chosen), plan_first=plan_first
-        )
+        reservation = await self._costs.limits.take_research_start(origin.owner)
+        try:
+            created = await self._gateway.start_research(
+                prompt, agent=agent, agent_from_argument=bool(chosen), plan_first=plan_first
+            )
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._costs.limits.give_back(reservation)
+            raise
         with interaction_context(created.interaction_id):
             return await self._record(
                 created.interaction_id, prompt, agent, origin, list(destinations), plan_first
@@ -170,6 +189,7 @@ class ResearchService:
     async def _approve(self, job: ResearchJob, viewer: Origin, changes: str | None) -> ResearchJob:
         if job.origin.owner != viewer.owner:
             raise errors.Forbidden("Only the person who started this research run can approve its plan.")
+        await self._costs.limits.check_budget()  # running the plan spends: the month's budget must allow it
         wanted = (
             check_prompt(changes, what="changes", hint="say what to change in the plan")
             if changes and changes.strip()
@@ -225,7 +245,18 @@ class ResearchService:
                 f"No research run {interaction_id!r} is known here. Check the id (your runs are listed by "
                 "list_research in MCP, /gemini status in Slack), or start a new one."
             )
-        return job
+        return (await self._with_usage([job]))[0]
+
+    async def _with_usage(self, jobs: list[ResearchJob]) -> list[ResearchJob]:
+        """The jobs with the usage and estimated cost recorded so far (a planned job's plan and its run are
+        billed apart, and summed here), in one query."""
+        ids = [i for job in jobs for i in (job.interaction_id, job.run_id) if i]
+        recorded = await self._store.usage_of(ids, "research")
+        for job in jobs:
+            found = [recorded[i] for i in (job.interaction_id, job.run_id) if i and i in recorded]
+            if found:
+                job.usage, job.cost = combined(found)
+        return jobs
 
     async def cancel(self, interaction_id: str, *, viewer: Origin) -> ResearchJob:
         with interaction_context(interaction_id):
@@ -278,6 +309,6 @@ class ResearchService:
             jobs = await self._store.list_jobs(
                 team_id=viewer.team_id, source="slack", status=status, limit=limit * 4
             )
-            return [j for j in jobs if j.origin.owner == viewer.owner][:limit]
+            return await self._with_usage([j for j in jobs if j.origin.owner == viewer.owner][:limit])
         jobs = await self._store.list_jobs(source="mcp", status=status, limit=max(limit * 4, 200))
-        return [j for j in jobs if j.origin.owner == viewer.owner][:limit]
+        return await self._with_usage([j for j in jobs if j.origin.owner == viewer.owner][:limit])

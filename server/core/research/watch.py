@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING
 import anyio
 
 from .. import errors
-from ..domain import TERMINAL_STATUSES, Answer, ResearchJob, disposition
+from ..domain import TERMINAL_STATUSES, Answer, ResearchJob, UsageRecord, disposition
 from .events import publish
 from .reports import ReportFiles
 
 if TYPE_CHECKING:
+    from ..costs import Costs
     from ..gateway import Gateway
     from ..settings import Settings
     from ..store import Store
@@ -67,11 +68,14 @@ class _Progress:
 
 
 class RunWatcher:
-    def __init__(self, settings: Settings, gateway: Gateway, store: Store, reports: ReportFiles) -> None:
+    def __init__(
+        self, settings: Settings, gateway: Gateway, store: Store, reports: ReportFiles, costs: Costs
+    ) -> None:
         self._settings = settings
         self._gateway = gateway
         self._store = store
         self._reports = reports
+        self._costs = costs
         # Jobs being marked finished here: their leases are no longer renewed, and that is no reason to stop.
         self.finishing: set[str] = set()
         # Approved plans whose run this process is starting: no watcher until the run's id is recorded.
@@ -168,9 +172,12 @@ class RunWatcher:
 
     async def _plan_ready(self, job_id: str, answer: Answer) -> None:
         plan = answer.text.strip()
+        billed = await self._billed(job_id, answer)  # the planning turn is billed on its own
         if not plan:
-            if await self._store.finish_job(job_id, "failed", error=NO_PLAN):
+            if await self._store.finish_job(job_id, "failed", error=NO_PLAN, usage=billed):
                 log.warning("research %s: the agent proposed no plan", job_id)
+                if billed is not None:
+                    self._costs.logged(billed)
                 await publish(self._store, "finished", job_id)
             return
         self.finishing.add(job_id)  # the lease is dropped with the write: no reason to stop before telling
@@ -178,6 +185,8 @@ class RunWatcher:
             with anyio.CancelScope(shield=True), anyio.move_on_after(FINISH_SECONDS):
                 if await self._store.plan_ready(job_id, plan):
                     log.info("research %s: the plan awaits approval", job_id)
+                    if billed is not None and await self._store.add_usage(billed):
+                        self._costs.logged(billed)
                     await publish(self._store, "plan", job_id)
         finally:
             self.finishing.discard(job_id)
@@ -268,6 +277,20 @@ class RunWatcher:
             log.info("research %s finished: timed_out", job_id)
             await publish(self._store, "finished", job_id)
 
+    async def _billed(
+        self, job_id: str, answer: Answer, upstream_id: str | None = None
+    ) -> UsageRecord | None:
+        """A billed call of the job (the tokens its agent's model used): its run (``upstream_id``: a planned
+        job's run, billed apart from its plan), recorded with the job's end, or its planning turn."""
+        if answer.usage is None:
+            return None
+        job = await self._store.get_job(job_id)
+        if job is None:
+            return None
+        return self._costs.record_of(
+            "research", upstream_id or job_id, answer.agent or job.agent, answer.usage, job.origin
+        )
+
     async def finalize(
         self,
         job_id: str,
@@ -290,6 +313,7 @@ class RunWatcher:
                 return False
             status = fallback_status
         saved = await anyio.to_thread.run_sync(self._reports.save, job_id, answer)
+        billed = await self._billed(job_id, answer, upstream_id)
         error = None
         if status != "completed":
             error = answer.error or STATUS_HELP.get(answer.status) or STATUS_HELP.get(status)
@@ -306,8 +330,11 @@ class RunWatcher:
                     error=error,
                     report=saved.report,
                     images=answer.images,
+                    usage=billed,
                 ):
                     log.info("research %s finished: %s", job_id, status)
+                    if billed is not None:
+                        self._costs.logged(billed)
                     await publish(self._store, "finished", job_id)
         finally:
             self.finishing.discard(job_id)

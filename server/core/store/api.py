@@ -15,12 +15,14 @@ from .migrations import apply_migrations
 from .notify import Hub, NotifyMixin, PgListener
 from .plans import PlansMixin
 from .slack import SlackMixin
+from .usage import UsageMixin
 
 log = logging.getLogger(__name__)
 
 
-class Store(JobsMixin, PlansMixin, DeliveriesMixin, SlackMixin, NotifyMixin):
-    """Jobs, planned jobs' approvals, deliveries, Slack thread memory, event dedupe, leases and notifications.
+class Store(JobsMixin, PlansMixin, DeliveriesMixin, SlackMixin, NotifyMixin, UsageMixin):
+    """Jobs, planned jobs' approvals, deliveries, Slack thread memory, event dedupe, leases, notifications, usage
+    and limit counters.
 
     ``sqlite+aiosqlite:///path`` (one process; the directory is created) or ``postgresql+asyncpg://…`` (any
     number of replicas). Open with ``await Store.open(url)``; ``await store.close()`` when done.

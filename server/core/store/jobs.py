@@ -15,12 +15,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..domain import AWAITING_APPROVAL, TERMINAL_STATUSES, GeneratedImage, Origin, ResearchJob
+from ..domain import AWAITING_APPROVAL, TERMINAL_STATUSES, GeneratedImage, Origin, ResearchJob, UsageRecord
 from ..errors import ConflictError, ResearchNotFound
 from .base import TERMINAL, StoreBase
 from .deliveries import new_delivery
 from .engine import skip_locked, utcnow
 from .schema import jobs, report_images, reports
+from .usage import insert_usage
 
 UPDATABLE_FIELDS: frozenset[str] = frozenset(
     {
@@ -189,11 +190,12 @@ class JobsMixin(StoreBase):
         error: str | None = None,
         report: str | None = None,
         images: Sequence[GeneratedImage] = (),
+        usage: UsageRecord | None = None,
     ) -> bool:
         """Make the job terminal unless it already is. True only for the one call that did it.
 
         ``report`` (markdown) and its ``images`` are stored with it, in the same transaction, for any replica
-        to serve.
+        to serve; so is the run's ``usage`` (its billed call), recorded once whoever finishes the job.
         """
         if status not in TERMINAL_STATUSES:
             raise ValueError(f"finish_job needs a terminal status ({', '.join(TERMINAL)}), got {status!r}")
@@ -232,6 +234,8 @@ class JobsMixin(StoreBase):
                         for n, i in enumerate(images, 1)
                     ],
                 )
+            if usage is not None:
+                await insert_usage(conn, self._dialect, usage)
             return True
 
     async def get_report_images(self, interaction_id: str) -> list[GeneratedImage]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Connection,
@@ -183,12 +184,52 @@ def m007_research_plans(conn: Connection) -> None:
     Index("ix_jobs_run_id", jobs.c.run_id, unique=True).create(conn)
 
 
+def m009_usage(conn: Connection) -> None:
+    """Usage and estimated cost of every billed call, and the counters limits are checked against."""
+    md = MetaData()
+    ts = DateTime(timezone=True)
+    usage = Table(
+        "usage_records",
+        md,
+        Column("interaction_id", String, nullable=False),
+        Column("kind", String, nullable=False),
+        Column("created_at", ts, nullable=False),
+        Column("day", String, nullable=False),
+        Column("owner", String),
+        Column("source", String),
+        Column("team_id", String),
+        Column("model", String),
+        Column("input_tokens", BigInteger, nullable=False),
+        Column("output_tokens", BigInteger, nullable=False),
+        Column("thought_tokens", BigInteger, nullable=False),
+        Column("total_tokens", BigInteger, nullable=False),
+        Column("usage", JSON, nullable=False),
+        Column("cost_micro_usd", BigInteger),
+        Column("cost_basis", Text, nullable=False),
+        PrimaryKeyConstraint("interaction_id", "kind"),
+    )
+    Index("ix_usage_records_created_at", usage.c.created_at)
+    Index("ix_usage_records_owner_created_at", usage.c.owner, usage.c.created_at)
+    Index("ix_usage_records_team_created_at", usage.c.team_id, usage.c.created_at)
+    Table(
+        "usage_counters",
+        md,
+        Column("name", String, nullable=False),
+        Column("key", String, nullable=False),
+        Column("period", String, nullable=False),
+        Column("count", BigInteger, nullable=False),
+        PrimaryKeyConstraint("name", "key", "period"),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_reports,
     m003_report_images,
     m004_slack_pending_starts,
     m007_research_plans,
+    m009_usage,
 ]
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -156,4 +157,39 @@ slack_pending_starts = Table(
     Column("topic", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("team_id", "channel_id", "message_ts"),
+)
+
+# One row per billed call (an answer, an image, a research run): its usage and estimated cost. ``day`` is the UTC
+# date (YYYY-MM-DD), so that both engines group by day the same way. ``cost_micro_usd`` NULL: price unknown.
+usage_records = Table(
+    "usage_records",
+    metadata,
+    Column("interaction_id", String, nullable=False),
+    Column("kind", String, nullable=False),  # answer, image, research
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("day", String, nullable=False),
+    Column("owner", String),
+    Column("source", String),
+    Column("team_id", String),
+    Column("model", String),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    Column("thought_tokens", BigInteger, nullable=False),
+    Column("total_tokens", BigInteger, nullable=False),
+    Column("usage", JSON, nullable=False),  # every field Gemini reported (Usage.as_dict)
+    Column("cost_micro_usd", BigInteger),
+    Column("cost_basis", Text, nullable=False),
+    PrimaryKeyConstraint("interaction_id", "kind"),
+)
+
+# Counters the limits are checked against, changed only by conditional UPDATEs (atomic across replicas):
+# ("research_starts", owner, "2026-12-06") and ("spend_micro_usd", "", "2026-12").
+usage_counters = Table(
+    "usage_counters",
+    metadata,
+    Column("name", String, nullable=False),
+    Column("key", String, nullable=False),
+    Column("period", String, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    PrimaryKeyConstraint("name", "key", "period"),
 )

@@ -11,6 +11,7 @@ from mcp.types import ToolAnnotations
 from server.core import Attachment, ThinkingLevel, ToolName, load_files
 
 from ..errors import tool_errors
+from ..identity import viewer
 from ..inputs import (
     Attachments,
     InteractionId,
@@ -59,6 +60,7 @@ async def answer(
             attachments=files,
             previous_interaction_id=previous,
             thinking_level=thinking_level,
+            origin=viewer(),
         )
         if result.status == "failed" or (result.error and not result.text):
             raise ToolError(

@@ -12,6 +12,7 @@ from server.core import preview
 
 from ..apps import IMAGE_VIEW
 from ..errors import tool_errors
+from ..identity import viewer
 from ..inputs import AspectRatioArg, ImageModelArg, ImagePrompt, RefineId
 from ..lifespan import Ctx
 from ..results import ImageResult, image_call_result
@@ -44,7 +45,11 @@ async def generate_image(
     core = ctx.request_context.lifespan_context.core
     with tool_errors("generate_image", interaction_id):
         result = await core.generate_image(
-            prompt, model=model, aspect_ratio=aspect_ratio, previous_interaction_id=interaction_id
+            prompt,
+            model=model,
+            aspect_ratio=aspect_ratio,
+            previous_interaction_id=interaction_id,
+            origin=viewer(),
         )
         said = result.answer.text.strip()
         if not result.files:

@@ -21,7 +21,8 @@ async def research_status(
 ) -> Annotated[CallToolResult, ResearchStatusResult]:
     """Status, latest progress and one page of the report of a research job (answered from this server's
     store, no Gemini call); for a job started with plan_first, the proposed plan (status awaiting_approval
-    until approve_research). When more remains it says "call again with offset N"."""
+    until approve_research); once it has finished, its token usage and estimated cost. When more remains it
+    says "call again with offset N"."""
     core = ctx.request_context.lifespan_context.core
     with tool_errors("research_status", interaction_id):
         job = await core.research.get(interaction_id, viewer=viewer())

@@ -16,7 +16,8 @@ async def start_research(
 ) -> ResearchStarted:
     """Start a Gemini Deep Research job in the background and return at once. It searches the web and
     writes a cited markdown report, usually in 5-20 minutes (at most 60); it costs a few dollars on a paid
-    key. With plan_first=true the agent first proposes a plan (a minute or two, cheap): review it with
+    key (refused, with which limit and when it resets, when the operator's daily or monthly limits are
+    reached). With plan_first=true the agent first proposes a plan (a minute or two, cheap): review it with
     research_status, then approve_research runs it (as planned or with your changes) or cancel_research drops
     it. Follow a job with research_status or the research://{interaction_id} resource. Jobs and reports are
     kept on this server; continue_thread on the id works while Gemini keeps the interaction (55 days on a
