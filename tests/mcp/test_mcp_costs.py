@@ -11,9 +11,9 @@ import pytest
 from server.core import Settings
 from server.emulator import EmulatorHandle
 from server.mcp.app import build_server
-from tests.mcp.test_mcp_research import QUICK, start, wait_until_finished
+from tests.mcp.test_mcp_research import QUICK
 from tests.support.env import make_settings
-from tests.support.mcp import connect, text_of
+from tests.support.mcp import connect, start_research, text_of, wait_until_finished
 
 pytestmark = pytest.mark.anyio
 
@@ -44,7 +44,7 @@ async def test_ask_and_continue_thread_show_usage_and_estimated_cost(server: Any
 
 async def test_research_status_shows_usage_and_cost_once_finished(server: Any, mode: str) -> None:
     async with connect(server, mode) as client:
-        iid = await start(client, f"TPU market {QUICK}")
+        iid = await start_research(client, f"TPU market {QUICK}")
         running = await client.call_tool("research_status", {"interaction_id": iid})
         done = await wait_until_finished(client, iid)
         status = await client.call_tool("research_status", {"interaction_id": iid})
