@@ -74,6 +74,8 @@ class NotAwaitingApproval(ConflictError):
         super().__init__(message)
         self.status = status
         self.approved = approved
+
+
 class LimitReached(GeminiInteractionsError):
     """A limit the operator set refuses a new answer, image or research run; runs already started go on.
 

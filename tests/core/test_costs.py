@@ -10,11 +10,13 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 
-from server.core import Core, LimitReached, Origin, UpstreamError, Usage
+from server.core import Core, LimitReached, Origin, ResearchJob, UpstreamError, Usage
 from server.core.logs import JsonFormatter
 from server.emulator import Emulator
 from tests.core.test_research import FAST, wait_terminal
@@ -49,6 +51,14 @@ def billed_lines() -> Iterator[io.StringIO]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(old)
+
+
+async def wait_for_plan(core: Core, job_id: str) -> ResearchJob:
+    with anyio.fail_after(20):
+        while (job := await core.research.get(job_id, viewer=ALICE)).status != "awaiting_approval":
+            assert not job.terminal, job.error
+            await anyio.sleep(0.05)
+    return job
 
 
 def billed(out: io.StringIO) -> list[dict[str, Any]]:
@@ -178,3 +188,33 @@ async def test_a_broken_price_file_stops_the_core_at_start(core_for: CoreFactory
     with pytest.raises(Exception, match="GEMINI_INTERACTIONS_PRICES_FILE"):
         async with core_for(prices_file=bad):
             pass
+
+
+async def test_a_planned_run_bills_its_plan_and_its_run_and_approval_checks_the_budget(
+    core_for: CoreFactory, emu: Emulator, billed_lines: io.StringIO, tmp_path: Path
+) -> None:
+    quick = "[emulator:research_seconds=0.3][emulator:plan_seconds=0.1]"
+    async with core_for(research_per_day=1) as core:
+        started = await core.research.start(f"Tidal power {quick}", origin=ALICE, plan_first=True)
+        planned = await wait_for_plan(core, started.interaction_id)
+        running = await core.research.approve(started.interaction_id, viewer=ALICE)  # not a second start
+        done = await wait_terminal(core, started.interaction_id, viewer=ALICE)
+        stored = await core.costs.of([started.interaction_id, running.run_id or ""], "research")
+
+    plan, run = stored[started.interaction_id], stored[running.run_id or ""]
+    assert planned.usage == plan.usage and planned.cost == plan.cost  # the plan is billed when it is ready
+    assert done.status == "completed" and done.usage == plan.usage + run.usage
+    assert plan.cost.usd is not None and run.cost.usd is not None
+    assert done.cost is not None and done.cost.usd == plan.cost.usd + run.cost.usd
+    assert [line["interaction_id"] for line in billed(billed_lines)] == [
+        started.interaction_id,
+        running.run_id,
+    ]
+
+    async with core_for(monthly_budget_usd="0.000001", data_dir=tmp_path / "fresh") as core:
+        started = await core.research.start(f"Wave power {quick}", origin=ALICE, plan_first=True)
+        await wait_for_plan(core, started.interaction_id)  # the plan spends the budget
+        with pytest.raises(LimitReached, match="monthly budget"):
+            await core.research.approve(started.interaction_id, viewer=ALICE)
+        still = await core.research.get(started.interaction_id, viewer=ALICE)
+    assert still.status == "awaiting_approval"  # refused, not cancelled: it can run next month

@@ -801,6 +801,7 @@ class FakeSlack:
         opened = {"id": f"V{next(self._ids):08d}", "team_id": self.team_id, "state": {"values": {}}, **view}
         self.modals.append(opened)
         return {"ok": True, "view": opened}
+
     def _m_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         # https://api.slack.com/methods/usergroups.users.list: `usergroup` required, an unknown id answers
         # no_such_subteam (its scope, usergroups:read, is checked with every method's: slack_scopes.py).

@@ -8,9 +8,9 @@ from .quotas import Quotas, Reservation, month_start, next_day, next_month
 __all__ = [
     "Costs",
     "PriceTable",
-    "combined",
     "Quotas",
     "Reservation",
+    "combined",
     "format_usd",
     "month_start",
     "next_day",

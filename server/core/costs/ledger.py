@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
-
 from decimal import Decimal
+from typing import TYPE_CHECKING, Literal
 
 from ..domain import Answer, Cost, Origin, Usage, UsageKind, UsageRecord, UsageTotal
 from .prices import PriceTable, format_usd
