@@ -11,6 +11,7 @@ import pytest
 from server.core import Settings
 from server.emulator import EmulatorHandle
 from server.mcp.app import build_server
+from tests.mcp.test_mcp_plans import start_planned, wait_for
 from tests.mcp.test_mcp_research import QUICK
 from tests.support.env import make_settings
 from tests.support.mcp import connect, start_research, text_of, wait_until_finished
@@ -77,3 +78,26 @@ async def test_a_spent_budget_refuses_answers_as_a_tool_error(
         refused = await client.call_tool("ask", {"prompt": "again", "model": "gemini-3.8-flash"})
     assert refused.is_error and "monthly budget" in text_of(refused)
     assert "GEMINI_INTERACTIONS_MONTHLY_BUDGET_USD" in text_of(refused)
+
+
+async def test_a_plan_is_billed_and_its_approval_is_not_another_start_but_meets_the_budget(
+    emulator: EmulatorHandle, tmp_path: Path, clean_env: None
+) -> None:
+    per_day = make_settings(tmp_path / "one", emulator.url, research_per_day=1)
+    async with connect(build_server(per_day)) as client:
+        iid = await start_planned(client, "Tidal power")
+        planned = await wait_for(client, iid, "awaiting_approval")
+        approved = await client.call_tool("approve_research", {"interaction_id": iid})  # the day's one start
+        done = await wait_until_finished(client, iid)
+    assert planned["usage"]["input_tokens"] > 0 and planned["cost"]["estimated_usd"] > 0  # the planning turn
+    assert not approved.is_error, text_of(approved)
+    assert done["status"] == "completed" and done["cost"]["estimated_usd"] > planned["cost"]["estimated_usd"]
+
+    spent = make_settings(tmp_path / "two", emulator.url, monthly_budget_usd="0.000001")
+    async with connect(build_server(spent)) as client:
+        iid = await start_planned(client, "Wave power")
+        await wait_for(client, iid, "awaiting_approval")  # its planning turn spends the whole budget
+        refused = await client.call_tool("approve_research", {"interaction_id": iid})
+        after = await client.call_tool("research_status", {"interaction_id": iid})
+    assert refused.is_error and "monthly budget" in text_of(refused) and "00:00 UTC" in text_of(refused)
+    assert after.structured_content["status"] == "awaiting_approval"  # refused, not cancelled

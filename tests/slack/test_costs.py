@@ -9,22 +9,27 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 
 from server.core import ConfigurationError, Settings
+from server.emulator import EmulatorHandle
 from slack_bot.config import SlackConfig
 from slack_bot.http import http_app
+from slack_bot.plan_view import CANCEL_ACTION, CHANGE_ACTION, RUN_ACTION
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.slack_scopes import manifest_scopes
+from tests.slack.test_research_plans import plan_buttons, runs_of, said, wait_for_plan
 from tests.support.slack import SignedSlack, eventually, mention, running_bot, slack_config
 from tests.support.slack import start_research as _start
 
 pytestmark = pytest.mark.anyio
 
 QUICK = "[emulator:research_seconds=0.3]"
+PLANNED = "[emulator:research_seconds=0.3][emulator:plan_seconds=0.1]"
 
 
 @asynccontextmanager
@@ -140,3 +145,19 @@ def test_the_allowed_list_is_read_and_checked() -> None:
     assert SlackConfig.from_env(env).research_allowed == frozenset()
     with pytest.raises(ConfigurationError, match=r"'@alice'.*not Slack ids"):
         SlackConfig.from_env(env | {"SLACK_RESEARCH_ALLOWED": "U01,@alice"})
+
+
+async def test_run_it_on_a_plan_meets_the_budget_and_the_plan_keeps_waiting(
+    slack: FakeSlack, settings: Settings, emulator: EmulatorHandle
+) -> None:
+    spent = settings.model_copy(update={"monthly_budget_usd": Decimal("0.000001")})
+    async with signed_bot(spent, slack) as signed:
+        ts, job_id = await _start(signed, slack, f"--plan Wave power {PLANNED}")
+        await wait_for_plan(slack, ts)  # its planning turn spends the whole budget
+        await signed.action(RUN_ACTION, job_id, user_id="U1", message_ts=ts)
+        refused = await said(slack, 1)
+        still = slack.message("C1", ts)
+    assert "monthly budget" in refused and "GEMINI_INTERACTIONS_MONTHLY_BUDGET_USD" in refused
+    assert "00:00 UTC" in refused and "The plan still waits for you" in refused
+    assert plan_buttons(still) == [RUN_ACTION, CHANGE_ACTION, CANCEL_ACTION]  # it can run next month
+    assert runs_of(emulator, job_id) == []
