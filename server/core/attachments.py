@@ -139,7 +139,12 @@ def load_file(path: str | Path, *, roots: Sequence[Path] | None) -> Attachment:
         raise AttachmentError(
             "An attachment path contains a NUL byte (\\x00), which no file name can hold. Check the path."
         )
-    candidate = Path(raw).expanduser()
+    try:
+        candidate = Path(raw).expanduser()
+    except RuntimeError:  # "~name" for a user this machine does not have, or no home directory at all
+        raise AttachmentError(
+            f"{raw} starts with '~', but that home directory is unknown here. Give the full path of the file."
+        ) from None
     resolved_roots = None
     if roots is not None:
         if not roots:

@@ -123,6 +123,15 @@ def test_a_path_with_a_nul_byte_is_a_clear_argument_error(tmp_path: Path) -> Non
         load_file("a\x00b.txt", roots=None)
 
 
+def test_a_home_directory_this_machine_does_not_know_is_a_clear_argument_error(tmp_path: Path) -> None:
+    # Hypothesis found it: Path("~0").expanduser() raises RuntimeError when there is no user "0".
+    for raw in ("~0", "~no-such-user-here/report.pdf"):
+        with pytest.raises(AttachmentError, match="home directory is unknown"):
+            load_file(raw, roots=None)
+        with pytest.raises(AttachmentError, match="home directory is unknown"):
+            load_file(raw, roots=[tmp_path])
+
+
 @pytest.mark.anyio
 async def test_over_mcp_a_nul_byte_is_an_error_the_caller_can_read(
     emulator: EmulatorHandle, tmp_path: Path
