@@ -107,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ConfigurationError as exc:
         RUNNER.die(str(exc))
     settings = RUNNER.settings()
+    RUNNER.webhooks_notice(settings, receives=not config.socket_mode)
     with (
         RUNNER.gemini(settings, emulated=args.emulator) as settings,
         _listening(config, args.host, args.port) as sock,

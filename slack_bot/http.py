@@ -1,5 +1,6 @@
 """HTTP mode's routes, assembled in one place (a new endpoint is added here, and gets the same body guard):
-Slack's Events API, slash commands and interactivity at ``POST /slack/events``; ``GET /healthz``.
+Slack's Events API, slash commands and interactivity at ``POST /slack/events``; ``GET /healthz``; Gemini's
+webhook deliveries at ``POST /gemini/webhooks`` when they are configured (``server.core.webhooks``).
 
 Every route reads its body through ``server.core.guard_bodies``: bytes are counted as they arrive, so a body
 past ``MAX_BODY_BYTES`` (chunked, or lying in its ``Content-Length``) gets 413 after at most that much is read,
@@ -21,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from server.core import guard_bodies
+from server.core import WEBHOOK_PATH, guard_bodies, webhook_endpoint
 
 if TYPE_CHECKING:
     from .bot import SlackBot
@@ -64,10 +65,12 @@ def http_app(bot: SlackBot) -> Starlette:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True, "background_tasks": bot.tasks.running})
 
-    app = Starlette(
-        routes=[
-            Route(EVENTS_PATH, endpoint=events, methods=["POST"]),
-            Route("/healthz", endpoint=healthz, methods=["GET"]),
-        ]
-    )
+    routes = [
+        Route(EVENTS_PATH, endpoint=events, methods=["POST"]),
+        Route("/healthz", endpoint=healthz, methods=["GET"]),
+    ]
+    receiver = bot.core.webhooks
+    if receiver is not None:
+        routes.append(Route(WEBHOOK_PATH, endpoint=webhook_endpoint(lambda: receiver), methods=["POST"]))
+    app = Starlette(routes=routes)
     return guard_bodies(app, max_bytes=MAX_BODY_BYTES, timeout=bot.core.settings.http_body_timeout_seconds)

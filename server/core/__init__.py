@@ -12,8 +12,9 @@ Inside: ``core.py`` (the object the front doors hold), ``gateway.py`` (the one m
 of billed calls, the operator's limits), ``store/`` (SQLAlchemy: SQLite or PostgreSQL), ``domain.py``,
 ``errors.py``, ``settings.py``, ``limits.py``, ``attachments.py``, ``images.py``, ``logs.py``, ``runner.py`` (what
 every command shares: logging, settings, ``--emulator``, signals, uvicorn), ``version.py`` (the version
-``--version`` and the MCP server report) and ``http_limits.py`` (what every HTTP route does with hostile input:
-bodies bounded in bytes and time).
+``--version`` and the MCP server report), ``http_limits.py`` (what every HTTP route does with hostile input:
+bodies bounded in bytes and time) and ``webhooks/`` (Gemini's webhook deliveries in, and the operator's register /
+rotate / list).
 
 The store's names are loaded on first use: importing SQLAlchemy must not hold up an MCP server's first answer.
 """
@@ -82,6 +83,7 @@ from .runner import (
 )
 from .settings import Settings, load_settings
 from .version import package_version
+from .webhooks import WEBHOOK_PATH, WebhookAdmin, WebhookReceiver, webhook_endpoint
 
 if _TYPE_CHECKING:
     from .store import Delivery, PendingStart, Store
@@ -100,6 +102,7 @@ __all__ = [
     "MAX_TOTAL_BYTES",
     "TERMINAL_STATUSES",
     "THOROUGH_RESEARCH_AGENT",
+    "WEBHOOK_PATH",
     "Answer",
     "Attachment",
     "AttachmentError",
@@ -142,6 +145,8 @@ __all__ = [
     "Usage",
     "UsageRecord",
     "UsageTotal",
+    "WebhookAdmin",
+    "WebhookReceiver",
     "as_png",
     "bind",
     "check_prompt",
@@ -160,6 +165,7 @@ __all__ = [
     "until_signal",
     "url_of",
     "watch_signals",
+    "webhook_endpoint",
 ]
 
 

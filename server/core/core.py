@@ -29,6 +29,7 @@ from .models import ThinkingLevel
 from .private_files import check_writable, private_dir
 from .research import JobEvent, ResearchService, default_replica_id
 from .settings import Settings
+from .webhooks import WebhookReceiver
 
 if TYPE_CHECKING:
     from .store import Store
@@ -122,6 +123,8 @@ class Core:
         self.costs = Costs(settings, self._opened_store)
         if settings.prices_file is not None:
             _ = self.costs.prices  # the operator's table: a mistake in it stops us at start, not mid-call
+        # Gemini's webhook deliveries, when GEMINI_INTERACTIONS_PUBLIC_URL and _WEBHOOK_SECRET are both set.
+        self.webhooks = WebhookReceiver(settings, lambda: self._store) if settings.webhooks_enabled else None
         self._store: Store | None = None
         self._research: ResearchService | None = None
         self._ready = anyio.Event()

@@ -71,6 +71,12 @@ class Gateway:
             self._client = genai.Client(api_key=key, http_options=options)
         return self._client.aio.interactions
 
+    def webhooks_api(self) -> Any:
+        """google-genai's ``client.aio.webhooks`` (project-level webhooks), for the operator's commands."""
+        self._interactions()
+        assert self._client is not None
+        return self._client.aio.webhooks
+
     async def aclose(self) -> None:
         if self._http_client is not None:
             await self._http_client.aclose()

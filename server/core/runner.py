@@ -121,6 +121,8 @@ class Runner:
             self.die(str(exc))
         add_secret(settings.mcp_token.get_secret_value() if settings.mcp_token else None)
         add_secret(settings.resolved_api_key())
+        for secret in settings.webhook_secrets():
+            add_secret(secret)
         return settings
 
     @contextlib.contextmanager
@@ -140,6 +142,30 @@ class Runner:
                 self.die(f"the emulator could not start ({exc}).", code=1)
             self.say(notice)
             yield settings
+
+    def webhooks_notice(self, settings: Settings, *, receives: bool) -> None:
+        """Say how runs are watched when Gemini's webhooks are configured; ``receives``: this process serves
+        ``POST /gemini/webhooks``."""
+        if not settings.webhooks_enabled:
+            return
+        from .webhooks.http import WEBHOOK_PATH
+
+        every = f"{settings.webhook_safety_poll_seconds:g} s"
+        if receives:
+            log.info(
+                "Gemini webhooks on: deliveries to %s%s; runs are polled every %s as a safety net",
+                settings.public_url,
+                WEBHOOK_PATH,
+                every,
+            )
+        else:
+            log.warning(
+                "Gemini webhooks are configured but this process serves no HTTP: deliveries must reach a replica "
+                "that does and shares its database (GEMINI_INTERACTIONS_DATABASE_URL); otherwise runs here "
+                "finish only at the safety poll, every %s. Unset GEMINI_INTERACTIONS_WEBHOOK_SECRET to stream "
+                "them instead.",
+                every,
+            )
 
     @contextlib.contextmanager
     def listening(self, host: str, port: int) -> Iterator[socket.socket]:

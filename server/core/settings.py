@@ -6,6 +6,8 @@ never ours to choose: the SDK reads ``GOOGLE_GEMINI_BASE_URL`` itself unless ``-
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -64,6 +66,12 @@ class Settings(BaseSettings):
     # A base URL set here (by --emulator) wins over GOOGLE_GEMINI_BASE_URL; None leaves it to the SDK.
     base_url: str | None = None
     api_key: SecretStr | None = None
+    # Where the world reaches this deployment (webhook endpoint: <public_url>/gemini/webhooks); None on a laptop.
+    public_url: str | None = None
+    # Gemini's webhook signing secret(s), ``whsec_…``; comma-separated while a rotation overlaps.
+    webhook_secret: SecretStr | None = None
+    # With webhooks on, a run is still polled this often, in case a delivery never comes.
+    webhook_safety_poll_seconds: float = Field(default=300.0, gt=0)
 
     @field_validator("data_dir")
     @classmethod
@@ -78,12 +86,40 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("mcp_token", "api_key")
+    @field_validator("mcp_token", "api_key", "webhook_secret")
     @classmethod
     def _blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         """Surrounding whitespace (a newline from ``echo`` or a file) is not part of a secret; blank is unset."""
         stripped = value.get_secret_value().strip() if value else ""
         return SecretStr(stripped) if stripped else None
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _signing_secrets(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_signing_secrets(value.get_secret_value())
+        return value
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _public_url(cls, value: object) -> object:
+        if not isinstance(value, str) or not value.strip():
+            return None
+        url = value.strip().rstrip("/")
+        if not url.startswith(("https://", "http://")):
+            raise ValueError("GEMINI_INTERACTIONS_PUBLIC_URL must start with https:// (the URL people reach)")
+        return url
+
+    @property
+    def webhooks_enabled(self) -> bool:
+        """Completion is pushed by Gemini's webhooks (public URL and signing secret both set), not streamed."""
+        return bool(self.public_url and self.webhook_secret)
+
+    def webhook_secrets(self) -> list[str]:
+        """The signing secrets, in the order given (two during a rotation)."""
+        if self.webhook_secret is None:
+            return []
+        return [part.strip() for part in self.webhook_secret.get_secret_value().split(",") if part.strip()]
 
     def resolved_api_key(self) -> str | None:
         if self.api_key:
@@ -110,6 +146,21 @@ class Settings(BaseSettings):
     def research_create_timeout_seconds(self) -> float:
         """How long starting a research run may take before we give up on it (its create is never retried)."""
         return min(self.request_timeout_seconds, 30.0)
+
+
+def check_signing_secrets(value: str) -> None:
+    """Each comma-separated part must be a Standard Webhooks secret: ``whsec_`` and base64 (never echoed)."""
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    for number, part in enumerate(parts, 1):
+        try:
+            decoded = base64.b64decode(part[6:] + "==") if part.startswith("whsec_") else b""
+        except binascii.Error:
+            decoded = b""
+        if not decoded:
+            raise ValueError(
+                f"part {number} of GEMINI_INTERACTIONS_WEBHOOK_SECRET is not a signing secret: expected whsec_ "
+                "followed by base64, as `gemini-interactions-admin webhook register` printed it"
+            )
 
 
 def load_settings(**overrides: Any) -> Settings:

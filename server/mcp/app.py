@@ -19,7 +19,7 @@ from server.core import Settings, package_version
 from . import prompts, resources, routes, tools
 from .apps import apps_extension
 from .auth import HttpSecurity
-from .lifespan import AppState, CoreFactory, Transport, default_core_factory, lifespan_for
+from .lifespan import AppState, CoreFactory, CoreSlot, Transport, default_core_factory, lifespan_for
 from .subscriptions import ResourceUpdates
 
 SERVER_NAME = "gemini-interactions"
@@ -48,12 +48,13 @@ def build_server(
 ) -> MCPServer[AppState]:
     """The MCP server. ``transport`` decides which files callers may attach (stdio: any; http: the roots)."""
     updates = ResourceUpdates()
+    slot = CoreSlot()
     server: MCPServer[AppState] = MCPServer(
         SERVER_NAME,
         version=package_version(),
         instructions=INSTRUCTIONS,
         lifespan=lifespan_for(
-            settings, transport=transport, core_factory=core_factory, publish=updates.publish
+            settings, transport=transport, core_factory=core_factory, publish=updates.publish, slot=slot
         ),
         subscriptions=updates.bus,
         token_verifier=security.token_verifier if security else None,
@@ -64,5 +65,5 @@ def build_server(
     tools.register(server)
     resources.register(server, updates)
     prompts.register(server)
-    routes.add_routes(server)
+    routes.add_routes(server, settings, slot)
     return server

@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = RUNNER.settings()
     security = _http_security(args, settings) if args.transport == "http" else None
     transport = cast(Literal["stdio", "http"], args.transport)
+    RUNNER.webhooks_notice(settings, receives=transport == "http")
     with RUNNER.gemini(settings, emulated=args.emulator) as settings:
         from .app import build_server
 

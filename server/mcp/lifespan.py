@@ -48,6 +48,13 @@ class AppState:
     core: Core
 
 
+@dataclass(slots=True)
+class CoreSlot:
+    """The running Core, for what is served outside MCP requests (HTTP routes); None before and after."""
+
+    core: Core | None = None
+
+
 #: The context a tool asks for: ``ctx.request_context.lifespan_context`` is typed as our AppState.
 Ctx = Context[AppState, Any]
 
@@ -74,7 +81,12 @@ async def pump_research_events(core: Core, publish: Publish) -> None:
 
 
 def lifespan_for(
-    settings: Settings, *, transport: Transport, core_factory: CoreFactory, publish: Publish
+    settings: Settings,
+    *,
+    transport: Transport,
+    core_factory: CoreFactory,
+    publish: Publish,
+    slot: CoreSlot | None = None,
 ) -> Callable[[Any], AbstractAsyncContextManager[AppState]]:
     @asynccontextmanager
     async def lifespan(_server: Any) -> AsyncIterator[AppState]:
@@ -94,9 +106,13 @@ def lifespan_for(
         async with anyio.create_task_group() as tg:
             core = await tg.start(run_core, name="core")
             tg.start_soon(pump_research_events, core, publish, name="research events → MCP notifications")
+            if slot is not None:
+                slot.core = core
             try:
                 yield AppState(settings=settings, transport=transport, core=core)
             finally:
+                if slot is not None:
+                    slot.core = None
                 stop.set()
                 shield.deadline = anyio.current_time() + SHUTDOWN_GRACE_SECONDS
                 tg.cancel_scope.cancel()  # the pump; the shielded core task finishes on its own

@@ -1,7 +1,7 @@
 """The HTTP side of the MCP front door, assembled in one place: the streamable HTTP endpoint at ``/mcp`` and
-every other route the server answers (``/healthz``). A new endpoint is added here (``add_routes``); it gets the
-same guards as every other route: bodies bounded in bytes and time (``server.core.guard_bodies``), heads in time
-(``serve_http``)."""
+every other route the server answers (``/healthz``; ``POST /gemini/webhooks`` when Gemini's webhooks are
+configured). A new endpoint is added here (``add_routes``); it gets the same guards as every other route: bodies
+bounded in bytes and time (``server.core.guard_bodies``), heads in time (``serve_http``)."""
 
 from typing import Any
 
@@ -12,9 +12,10 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from server.core import Settings, guard_bodies
+from server.core import WEBHOOK_PATH, Settings, WebhookReceiver, guard_bodies, webhook_endpoint
 
 from .auth import HttpSecurity, LowercaseHost
+from .lifespan import CoreSlot
 from .lowlevel import open_sessions
 from .sessions import SessionCap
 
@@ -27,9 +28,16 @@ async def healthz(_request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-def add_routes(server: MCPServer[Any]) -> None:
-    """Every route besides ``/mcp``; they answer without a token and whatever the Host header."""
+def add_routes(server: MCPServer[Any], settings: Settings, slot: CoreSlot) -> None:
+    """Every route besides ``/mcp``; they answer without a token and whatever the Host header (Gemini's
+    deliveries prove themselves with their signature)."""
     server.custom_route("/healthz", methods=["GET"])(healthz)
+    if settings.webhooks_enabled:
+
+        def receiver() -> WebhookReceiver | None:
+            return slot.core.webhooks if slot.core is not None else None
+
+        server.custom_route(WEBHOOK_PATH, methods=["POST"])(webhook_endpoint(receiver))
 
 
 def http_app(server: MCPServer[Any], *, host: str, security: HttpSecurity, settings: Settings) -> Starlette:

@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import anyio
@@ -22,6 +23,7 @@ import anyio.abc
 
 from ..domain import ResearchJob
 from ..logs import bind_interaction
+from .pushes import PushSignals
 from .watch import RunWatcher
 
 if TYPE_CHECKING:
@@ -44,11 +46,21 @@ def default_replica_id() -> str:
 
 
 class LeaseKeeper:
-    def __init__(self, settings: Settings, store: Store, watcher: RunWatcher, *, replica_id: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        watcher: RunWatcher,
+        *,
+        replica_id: str,
+        pushes: PushSignals | None = None,
+    ) -> None:
         self._settings = settings
         self._store = store
         self._watcher = watcher
         self.replica_id = replica_id
+        self._pushes = pushes
+        self._pushes_seen_at = datetime.now(UTC)
         self._watchers: dict[str, anyio.CancelScope] = {}
         self._tg: anyio.abc.TaskGroup | None = None
 
@@ -106,6 +118,17 @@ class LeaseKeeper:
                 log.warning("lease on %s was lost; another replica watches it now", job_id)
                 scope.cancel()
         await self._watch_again(held, asked)
+        if self._pushes is not None:
+            await self._wake_pushed()
+
+    async def _wake_pushed(self) -> None:
+        """Wake the watchers of runs pushed lately: the notification may have been lost (a listener that was
+        reconnecting). The window overlaps the last one by a lease: replica clocks differ a little."""
+        assert self._pushes is not None
+        since = self._pushes_seen_at - timedelta(seconds=self._settings.lease_seconds)
+        self._pushes_seen_at = datetime.now(UTC)
+        for job_id in await self._store.pushed_since(self.replica_id, since):
+            self._pushes.wake(job_id)
 
     async def _claim_and_watch(self, *, steal_all: bool = False) -> None:
         asked = anyio.current_time()

@@ -28,6 +28,7 @@ from ..limits import check_prompt
 from ..logs import interaction_context
 from .events import JobEvent, publish, subscribe
 from .leases import LeaseKeeper, default_replica_id
+from .pushes import PushSignals, relay
 from .reports import ReportFiles
 from .watch import RunWatcher
 
@@ -42,6 +43,8 @@ log = logging.getLogger("server.core.research")
 RUN_AS_PLANNED = "Plan looks good! Run the research as planned."
 RUN_WITH_CHANGES = "Run the research with these changes to the plan:\n\n{changes}"
 PLAN_CANCELLED = "Cancelled before its plan ran; nothing was researched."
+DELIVERY_MEMORY_SECONDS = 48 * 3600.0  # Gemini retries a delivery for up to 24 h
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 def _now() -> datetime:
@@ -95,13 +98,38 @@ class ResearchService:
         self._costs = costs
         self.replica_id = replica_id or default_replica_id()
         self._reports = ReportFiles(settings, store)
-        self._watcher = RunWatcher(settings, gateway, store, self._reports, costs)
-        self._leases = LeaseKeeper(settings, store, self._watcher, replica_id=self.replica_id)
+        # With webhooks on, runs are watched without streams and woken by pushes (``pushes.py``).
+        self._pushes = PushSignals() if settings.webhooks_enabled else None
+        self._watcher = RunWatcher(settings, gateway, store, self._reports, costs, self._pushes)
+        self._leases = LeaseKeeper(
+            settings, store, self._watcher, replica_id=self.replica_id, pushes=self._pushes
+        )
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Watch every unfinished run this process can claim, until cancelled (see ``leases.py``)."""
         self._reports.bind_loop()
-        await self._leases.run(task_status=task_status)
+        if self._pushes is None:
+            await self._leases.run(task_status=task_status)
+            return
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(relay, self._store, self._pushes, name="webhook pushes → watchers")
+            tg.start_soon(self._forget_old_deliveries, name="forget old webhook deliveries")
+            await self._leases.run(task_status=task_status)
+
+    async def _forget_old_deliveries(self) -> None:
+        """Webhook deliveries are kept for deduping Gemini's retries (it retries for up to a day), then pruned."""
+        while True:
+            try:
+                pruned = await self._store.prune_webhooks(DELIVERY_MEMORY_SECONDS)
+                if pruned:
+                    log.info(
+                        "forgot %d webhook deliveries older than %.0f h",
+                        pruned,
+                        DELIVERY_MEMORY_SECONDS / 3600,
+                    )
+            except Exception:
+                log.exception("pruning webhook deliveries failed; trying again later")
+            await anyio.sleep(PRUNE_EVERY_SECONDS)
 
     async def start(
         self,

@@ -1,6 +1,7 @@
 """Watching one run until it ends: follow its stream (resuming after the last ``event_id``), fall back to
 polling when the stream ends without ``interaction.completed``, breaks or hangs, and give up at the deadline
-(cancelling upstream).
+(cancelling upstream). With webhooks on, no stream: the run is fetched when Gemini pushes news of it, and
+otherwise only polled now and then as a safety net.
 
 On a terminal status the run is fetched once, its report written (``reports.py``) and the job marked finished
 in the store; ``finish_job`` is conditional, so listeners hear of each job once.
@@ -19,6 +20,7 @@ import anyio
 from .. import errors
 from ..domain import TERMINAL_STATUSES, Answer, ResearchJob, UsageRecord, disposition
 from .events import publish
+from .pushes import PushSignals
 from .reports import ReportFiles
 
 if TYPE_CHECKING:
@@ -34,6 +36,8 @@ PROGRESS_PUBLISH_SECONDS = 2.0
 RESUME_POINT_SECONDS = 30.0
 STREAM_GIVE_UP_AFTER = 3  # consecutive stream failures before polling only
 FINISH_SECONDS = 30.0  # bound on marking a job finished and telling listeners (not cancellable)
+# After a push, a run that still shows as running is looked at again after these waits, then at the safety poll.
+PUSH_RECHECK_SECONDS = (1.0, 3.0, 10.0, 30.0)
 
 STATUS_HELP = {
     "failed": "Gemini reported that the research run failed. Try again, perhaps with a narrower topic.",
@@ -65,13 +69,22 @@ class _Progress:
     saved_at: float = -math.inf  # last write of any kind (the resume point alone is written rarely)
     published_at: float = -math.inf  # last progress event (published at most every PROGRESS_PUBLISH_SECONDS)
     unknown_statuses: set[str] = field(default_factory=set)  # upstream statuses newer than us, logged once
+    poll_failures: int = 0  # consecutive failed looks (they back off)
 
 
 class RunWatcher:
     def __init__(
-        self, settings: Settings, gateway: Gateway, store: Store, reports: ReportFiles, costs: Costs
+        self,
+        settings: Settings,
+        gateway: Gateway,
+        store: Store,
+        reports: ReportFiles,
+        costs: Costs,
+        pushes: PushSignals | None = None,
     ) -> None:
+        """``pushes``: webhooks are on; watch without streams (see ``_watch_pushed``)."""
         self._settings = settings
+        self._pushes = pushes
         self._gateway = gateway
         self._store = store
         self._reports = reports
@@ -99,8 +112,10 @@ class RunWatcher:
             anyio.current_time() + settings.research_deadline_seconds - (_now() - created).total_seconds()
         )
         state = _Progress(last_event_id=current.last_event_id, saved_event_id=current.last_event_id)
+        if self._pushes is not None:
+            await self._watch_pushed(job_id, upstream, created, deadline, state)
+            return
         stream_failures = 0
-        poll_failures = 0
         while True:
             current = await self._store.get_job(job_id)
             if current is None or current.terminal or current.awaiting_approval:
@@ -115,41 +130,94 @@ class RunWatcher:
                         if await self._settle(current):
                             return
                     stream_failures = 0 if outcome == "ended_after_events" else stream_failures + 1
-            try:
-                answer = await self._gateway.get(
-                    upstream, timeout=min(30.0, settings.request_timeout_seconds), with_images=True
-                )
-                poll_failures = 0
-            except errors.NotFound:
-                if (_now() - created).total_seconds() < NOT_FOUND_GRACE_SECONDS:
-                    await anyio.sleep(settings.poll_seconds)
-                    continue
-                if await self._store.finish_job(
-                    job_id,
-                    "failed",
-                    error="Gemini no longer knows this interaction (404); it may have expired.",
-                ):
-                    log.info("research %s finished: failed (Gemini answers 404 for it)", job_id)
-                    await publish(self._store, "finished", job_id)
+            wait = await self._look(job_id, upstream, created, state)
+            if wait is None:
                 return
-            except errors.UpstreamError as exc:
-                poll_failures += 1
-                wait = getattr(exc, "retry_after", None) or settings.poll_seconds * min(8, 1.5**poll_failures)
-                log.warning("polling %s failed (%s); next try in %.1f s", job_id, exc, wait)
+            if wait > 0:
                 await anyio.sleep(min(wait, max(0.0, deadline - anyio.current_time())))
-                continue
-            if disposition(answer.status, planning=planning) == "unknown":
-                if answer.status not in state.unknown_statuses:
-                    state.unknown_statuses.add(answer.status)
-                    log.warning(
-                        "research %s reports status %r, unknown to this version; waiting for it to end",
-                        job_id,
-                        answer.status,
-                    )
-            elif await self._settle(current, answer):
-                return
-            if stream_failures >= STREAM_GIVE_UP_AFTER:
+            elif stream_failures >= STREAM_GIVE_UP_AFTER:
                 await anyio.sleep(settings.poll_seconds)
+
+    async def _watch_pushed(
+        self, job_id: str, upstream: str, created: datetime, deadline: float, state: _Progress
+    ) -> None:
+        """With webhooks on: no stream. Look at the run when a delivery for it is recorded (here or in another
+        replica), and otherwise only every ``webhook_safety_poll_seconds``, in case a delivery never comes."""
+        assert self._pushes is not None
+        next_look = anyio.current_time() + self._settings.webhook_safety_poll_seconds
+        self._pushes.waiter(job_id)  # from now on, announcements for this job reach us
+        pushed = await self._store.last_push(job_id)  # pushed before this watcher started
+        look_now = pushed is not None and (self._pushes.wake(job_id, pushed) or True)
+        rechecks: list[float] = list(PUSH_RECHECK_SECONDS) if look_now else []
+        try:
+            while True:
+                woken = self._pushes.waiter(
+                    job_id
+                )  # before reading the store: a push in between still wakes us
+                current = await self._store.get_job(job_id)
+                if current is None or current.terminal or current.awaiting_approval:
+                    return
+                now = anyio.current_time()
+                if now >= deadline:
+                    await self._time_out(job_id, upstream)
+                    return
+                if not look_now and now < next_look:
+                    with anyio.move_on_after(min(next_look, deadline) - now):
+                        await woken.wait()
+                    look_now = woken.is_set()
+                    rechecks = list(PUSH_RECHECK_SECONDS) if look_now else rechecks
+                    continue
+                look_now = False
+                wait = await self._look(job_id, upstream, created, state)
+                if wait is None:
+                    return
+                # Pushed, yet still running: the service may show the end a moment after it announced it.
+                again = rechecks.pop(0) if rechecks else self._settings.webhook_safety_poll_seconds
+                next_look = anyio.current_time() + (wait or again)
+        finally:
+            self._pushes.forget(job_id)
+
+    async def _look(self, job_id: str, upstream: str, created: datetime, state: _Progress) -> float | None:
+        """Fetch the run once and act on where it stands (``_settle``). None: nothing is left to watch (the job
+        ended or its plan awaits the user); else how long to wait before the next look (0: no reason to wait)."""
+        settings = self._settings
+        try:
+            answer = await self._gateway.get(
+                upstream, timeout=min(30.0, settings.request_timeout_seconds), with_images=True
+            )
+            state.poll_failures = 0
+        except errors.NotFound:
+            if (_now() - created).total_seconds() < NOT_FOUND_GRACE_SECONDS:
+                return settings.poll_seconds
+            if await self._store.finish_job(
+                job_id,
+                "failed",
+                error="Gemini no longer knows this interaction (404); it may have expired.",
+            ):
+                log.info("research %s finished: failed (Gemini answers 404 for it)", job_id)
+                await publish(self._store, "finished", job_id)
+            return None
+        except errors.UpstreamError as exc:
+            state.poll_failures += 1
+            wait = getattr(exc, "retry_after", None) or settings.poll_seconds * min(
+                8, 1.5**state.poll_failures
+            )
+            log.warning("polling %s failed (%s); next try in %.1f s", job_id, exc, wait)
+            return float(wait)
+        current = await self._store.get_job(job_id)
+        if current is None or current.terminal or current.awaiting_approval:
+            return None
+        if disposition(answer.status, planning=current.planning) == "unknown":
+            if answer.status not in state.unknown_statuses:
+                state.unknown_statuses.add(answer.status)
+                log.warning(
+                    "research %s reports status %r, unknown to this version; waiting for it to end",
+                    job_id,
+                    answer.status,
+                )
+        elif await self._settle(current, answer):
+            return None
+        return 0.0
 
     async def _settle(self, job: ResearchJob, answer: Answer | None = None) -> bool:
         """Act on where the upstream interaction stands (fetched when ``answer`` is None); True once the job is

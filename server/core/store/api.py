@@ -16,13 +16,14 @@ from .notify import Hub, NotifyMixin, PgListener
 from .plans import PlansMixin
 from .slack import SlackMixin
 from .usage import UsageMixin
+from .webhooks import WebhooksMixin
 
 log = logging.getLogger(__name__)
 
 
-class Store(JobsMixin, PlansMixin, DeliveriesMixin, SlackMixin, NotifyMixin, UsageMixin):
-    """Jobs, planned jobs' approvals, deliveries, Slack thread memory, event dedupe, leases, notifications, usage
-    and limit counters.
+class Store(JobsMixin, PlansMixin, DeliveriesMixin, SlackMixin, WebhooksMixin, NotifyMixin, UsageMixin):
+    """Jobs, planned jobs' approvals, deliveries, Slack thread memory, event dedupe, webhook deliveries, leases,
+    notifications, usage and limit counters.
 
     ``sqlite+aiosqlite:///path`` (one process; the directory is created) or ``postgresql+asyncpg://…`` (any
     number of replicas). Open with ``await Store.open(url)``; ``await store.close()`` when done.

@@ -184,6 +184,23 @@ def m007_research_plans(conn: Connection) -> None:
     Index("ix_jobs_run_id", jobs.c.run_id, unique=True).create(conn)
 
 
+def m008_webhook_deliveries(conn: Connection) -> None:
+    """Gemini webhook deliveries received: deduped on ``webhook-id`` across replicas, and each one a mark that
+    the run it names has news (the replica watching it fetches the run at once)."""
+    md = MetaData()
+    deliveries = Table(
+        "webhook_deliveries",
+        md,
+        Column("webhook_id", String, primary_key=True),
+        Column("event_type", String, nullable=False),
+        Column("interaction_id", String),
+        Column("received_at", DateTime(timezone=True), nullable=False),
+    )
+    Index("ix_webhook_deliveries_interaction_id", deliveries.c.interaction_id, deliveries.c.received_at)
+    Index("ix_webhook_deliveries_received_at", deliveries.c.received_at)
+    md.create_all(conn)
+
+
 def m009_usage(conn: Connection) -> None:
     """Usage and estimated cost of every billed call, and the counters limits are checked against."""
     md = MetaData()
@@ -229,6 +246,7 @@ MIGRATIONS: list[Migration] = [
     m003_report_images,
     m004_slack_pending_starts,
     m007_research_plans,
+    m008_webhook_deliveries,
     m009_usage,
 ]
 

@@ -193,3 +193,14 @@ usage_counters = Table(
     Column("count", BigInteger, nullable=False),
     PrimaryKeyConstraint("name", "key", "period"),
 )
+
+# Gemini webhook deliveries (Standard Webhooks ``webhook-id``), kept long enough to drop Gemini's retries of one
+# we already took; a delivery naming a run is also the mark that its watcher should fetch it now.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("webhook_id", String, primary_key=True),
+    Column("event_type", String, nullable=False),
+    Column("interaction_id", String),  # None for events that name no interaction
+    Column("received_at", UTCDateTime, nullable=False),
+)

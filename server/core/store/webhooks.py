@@ -1,0 +1,81 @@
+"""Gemini webhook deliveries: one row per ``webhook-id`` (so a delivery is taken once, whichever replica Gemini
+reaches, however often it retries), and each row naming a run is the mark its watcher looks for.
+
+A delivery for an interaction we do not know yet is kept too: a run whose create answer is still on its way
+finds its mark as soon as it is recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import delete, func, select
+
+from .base import TERMINAL, StoreBase
+from .engine import insert_for, utcnow
+from .schema import jobs, webhook_deliveries
+
+#: ``duplicate``: this webhook-id was taken before; ``unknown``: no run of ours has this id (yet);
+#: ``finished``: the run has ended already; ``marked``: an unfinished run of ours, now marked.
+Recorded = Literal["duplicate", "unknown", "finished", "marked"]
+
+
+class WebhooksMixin(StoreBase):
+    async def record_webhook(self, webhook_id: str, event_type: str, interaction_id: str | None) -> Recorded:
+        """Take one verified delivery, once per ``webhook_id`` across every replica (one transaction)."""
+        stmt = (
+            insert_for(self._dialect, webhook_deliveries)
+            .values(
+                webhook_id=webhook_id,
+                event_type=event_type,
+                interaction_id=interaction_id,
+                received_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["webhook_id"])
+            .returning(webhook_deliveries.c.webhook_id)
+        )
+        async with self._begin() as conn:
+            if (await conn.execute(stmt)).first() is None:
+                return "duplicate"
+            if interaction_id is None:
+                return "unknown"
+            status = (
+                await conn.execute(select(jobs.c.status).where(jobs.c.interaction_id == interaction_id))
+            ).scalar_one_or_none()
+        if status is None:
+            return "unknown"
+        return "finished" if status in TERMINAL else "marked"
+
+    async def last_push(self, interaction_id: str) -> datetime | None:
+        """When the latest delivery naming this run was received, or None."""
+        query = select(func.max(webhook_deliveries.c.received_at)).where(
+            webhook_deliveries.c.interaction_id == interaction_id
+        )
+        async with self._connect() as conn:
+            latest: datetime | None = (await conn.execute(query)).scalar_one_or_none()
+        return latest
+
+    async def pushed_since(self, owner: str, since: datetime) -> set[str]:
+        """Unfinished runs whose lease ``owner`` holds that got a delivery at or after ``since``."""
+        query = (
+            select(jobs.c.interaction_id)
+            .distinct()
+            .join(webhook_deliveries, webhook_deliveries.c.interaction_id == jobs.c.interaction_id)
+            .where(
+                jobs.c.lease_owner == owner,
+                jobs.c.status.not_in(TERMINAL),
+                webhook_deliveries.c.received_at >= since,
+            )
+        )
+        async with self._connect() as conn:
+            return set((await conn.execute(query)).scalars())
+
+    async def prune_webhooks(self, older_than_seconds: float) -> int:
+        """Forget deliveries received more than ``older_than_seconds`` ago; return how many."""
+        cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+        async with self._begin() as conn:
+            result = await conn.execute(
+                delete(webhook_deliveries).where(webhook_deliveries.c.received_at < cutoff)
+            )
+        return result.rowcount or 0
