@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 API_PATH = re.compile(
     r"^(?P<prefix>(?:/[^/]+)*)/interactions(?:/(?P<id>[^/:]+)(?P<action>/cancel|:cancel)?)?/?$"
 )
+WEBHOOKS_PATH = re.compile(
+    r"^(?P<prefix>(?:/[^/]+)*)/webhooks(?:/(?P<id>[^/:]+)(?P<action>:ping|:rotateSigningSecret)?)?/?$"
+)
 RAW_SEND_KEY = "emulator.raw_send"
 log = logging.getLogger(__name__)
 
@@ -99,6 +102,16 @@ def build_app(emu: Emulator) -> Starlette:
                 setattr(emu.config, key, type(getattr(emu.config, key))(value))
         return _json(emu.config.to_dict())
 
+    async def webhooks(request: Request) -> Response:
+        if request.method == "DELETE":
+            emu.webhooks.controls = type(emu.webhooks.controls)()
+        elif request.method == "POST":
+            try:
+                emu.webhooks.configure(json.loads(await request.body() or b"{}"))
+            except (ValueError, TypeError) as err:
+                return ApiError(400, f"Bad webhook control request: {err}").to_response()
+        return _json(emu.webhooks.snapshot())
+
     async def health(_request: Request) -> Response:
         return _json({"ok": True, "running_jobs": emu.running_jobs()})
 
@@ -119,6 +132,7 @@ def build_app(emu: Emulator) -> Starlette:
         Route("/_emulator/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/_emulator/reset", reset, methods=["POST"]),
         Route("/_emulator/config", config, methods=["GET", "POST"]),
+        Route("/_emulator/webhooks", webhooks, methods=["GET", "POST", "DELETE"]),
         Route("/_emulator/files/{id}/{n:int}", files, methods=["GET"]),
         Route("/{path:path}", api, methods=["GET", "POST", "DELETE", "PUT", "PATCH"]),
     ]
@@ -161,12 +175,7 @@ async def _classify(request: Request) -> _Call:
     raise ApiError(404, f"Method not found: {method} {request.url.path}")
 
 
-async def _api(emu: Emulator, request: Request) -> Response:
-    call = await _classify(request)
-    info = call.info
-    emu.stats.record_request(info.kind, info.interaction_id)
-    if info.interaction_id is not None:
-        _begin(emu, request, info.interaction_id, info.kind, streamed=info.streaming)
+def _check_key(request: Request) -> str:
     key = request.headers.get("x-goog-api-key") or request.query_params.get("key")
     if not key:
         raise errors.unauthenticated()
@@ -176,6 +185,34 @@ async def _api(emu: Emulator, request: Request) -> Response:
         raise errors.api_key_service_blocked()
     if key.startswith("unrestricted"):
         raise errors.access_token_type_unsupported()
+    return key
+
+
+async def _webhooks_call(emu: Emulator, request: Request, match: re.Match[str]) -> Response:
+    """The WebhookService resource (``webhooks.py``)."""
+    emu.stats.record_request("webhooks")
+    _check_key(request)
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        raise invalid_argument("Invalid JSON payload received.") from None
+    answer = emu.webhooks.handle(
+        request.method, match.group("id"), match.group("action"), body, request.query_params
+    )
+    return _json(answer)
+
+
+async def _api(emu: Emulator, request: Request) -> Response:
+    hooks = WEBHOOKS_PATH.match(request.url.path)
+    if hooks is not None:
+        return await _webhooks_call(emu, request, hooks)
+    call = await _classify(request)
+    info = call.info
+    emu.stats.record_request(info.kind, info.interaction_id)
+    if info.interaction_id is not None:
+        _begin(emu, request, info.interaction_id, info.kind, streamed=info.streaming)
+    key = _check_key(request)
     rule = emu.faults.take(info, REQUEST_ACTIONS)
     if rule is not None:
         early = await _request_fault(emu, request, rule)

@@ -87,6 +87,23 @@ def request_fields() -> frozenset[str]:
     return frozenset(CreateModelInteraction.model_fields) | frozenset(CreateAgentInteraction.model_fields)
 
 
+@functools.cache
+def webhook_events() -> frozenset[str]:
+    """The events a webhook may subscribe to (``WebhookSubscribedEvent``)."""
+    from google.genai._gaos.types.webhooks.webhook import WebhookSubscribedEvent
+
+    return _literals(WebhookSubscribedEvent)
+
+
+@functools.cache
+def webhook_fields() -> frozenset[str]:
+    """The fields a create (``WebhookInput``) or update (``WebhookUpdate``) body may carry."""
+    from google.genai._gaos.types.webhooks.webhook import WebhookInput
+    from google.genai._gaos.types.webhooks.webhookupdate import WebhookUpdate
+
+    return frozenset(WebhookInput.model_fields) | frozenset(WebhookUpdate.model_fields)
+
+
 def known_model(model: str, extra: list[str] | tuple[str, ...] = ()) -> bool:
     return (model in sdk_models() or model in extra) and model not in SHUT_DOWN
 
@@ -103,3 +120,4 @@ def served_model(model: str) -> str:
 def warm() -> None:
     """Import the SDK's lists now (the first request should not pay for it)."""
     sdk_models(), sdk_agents(), thinking_levels(), mime_types(), request_fields()
+    webhook_events(), webhook_fields()

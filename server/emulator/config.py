@@ -39,6 +39,10 @@ class EmulatorConfig:
     continuation_chars: int = 0
     """Foreground text answers longer than this arrive in several continuation hops of at most this many
     characters each (0: one hop, as long as it takes). ``[emulator:hops=N]`` splits one answer into N hops."""
+    webhook_attempts: int = 5
+    """Attempts per webhook delivery before giving up (the real service retries for up to 24 hours)."""
+    webhook_retry_seconds: float = 1.0
+    """Wait before the second attempt of a delivery; it doubles after each failed one."""
     extra_models: list[str] = field(default_factory=list)
     """Model ids accepted besides the installed SDK's ``Model`` list (others answer 404)."""
     extra_agents: list[str] = field(default_factory=list)

@@ -20,6 +20,7 @@ from .ids import new_interaction_id
 from .parsing import CreateRequest, content_text
 from .stats import Stats
 from .timeline import Interaction
+from .webhooks import Webhooks
 
 T = TypeVar("T")
 
@@ -37,6 +38,7 @@ class Emulator:
         self.config = config or EmulatorConfig()
         self.faults = Faults()
         self.stats = Stats()
+        self.webhooks = Webhooks(self.config)
         self._store: dict[str, Interaction] = {}
         self._continuations: dict[str, hops.Continuation] = {}
         self._bodies: deque[Any] = deque(maxlen=500)
@@ -244,6 +246,7 @@ class Emulator:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        await self.webhooks.aclose()
 
     def reset(self) -> None:
         """Forget interactions (cancelling their jobs), stats and faults. Safe from any thread."""
@@ -272,6 +275,7 @@ class Emulator:
             self._bodies.clear()
         self.stats.reset()
         self.faults.clear()
+        self.webhooks.reset()
 
 
 def _age(it: Interaction) -> float:

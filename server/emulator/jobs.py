@@ -58,6 +58,7 @@ async def run(emu: Emulator, it: Interaction) -> None:
                     wall_time=time.time(),
                 )
             )
+            emu.webhooks.interaction_ended(it)
 
 
 async def run_text(emu: Emulator, it: Interaction) -> None:
