@@ -85,11 +85,11 @@ def wait_healthy(base: str, proc: subprocess.Popen[Any], log: Path, timeout: flo
 
 @contextmanager
 def mcp_http_process(
-    env: dict[str, str], log: Path, *args: str, host: str = "127.0.0.1"
+    env: dict[str, str], log: Path, *args: str, host: str = "127.0.0.1", port: int | None = None
 ) -> Iterator[ServerProcess]:
-    """``gemini-interactions-mcp --transport http`` on a free port of ``host`` (a loopback address), until
-    SIGTERM."""
-    port = free_port()
+    """``gemini-interactions-mcp --transport http`` on ``port`` (default: a free one) of ``host`` (a loopback
+    address), until SIGTERM."""
+    port = port or free_port()
     command = [str(SCRIPTS / "gemini-interactions-mcp"), "--transport", "http", "--port", str(port), *args]
     command += ["--host", host]
     with log.open("wb") as err:

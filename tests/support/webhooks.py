@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -70,23 +71,29 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+def loopback_socket() -> socket.socket:
+    """A socket bound to a free 127.0.0.1 port: its URL can be registered before the app that serves it exists."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
 @contextlib.asynccontextmanager
-async def serve_asgi(app: ASGIApp) -> AsyncIterator[str]:
-    """``app`` under uvicorn in this event loop on a free 127.0.0.1 port; yields its base URL."""
-    server = _QuietServer(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="off")
-    )
-    serving = asyncio.ensure_future(server.serve())
+async def serve_asgi(app: ASGIApp, sock: socket.socket | None = None) -> AsyncIterator[str]:
+    """``app`` under uvicorn in this event loop on ``sock`` (default: a free 127.0.0.1 port); yields its URL."""
+    sock = sock or loopback_socket()
+    server = _QuietServer(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+    serving = asyncio.ensure_future(server.serve(sockets=[sock]))
     try:
         deadline = time.monotonic() + START_SECONDS
         while not server.started:
             assert time.monotonic() < deadline and not serving.done(), "uvicorn did not start"
             await asyncio.sleep(0.02)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, 10)
+        sock.close()
 
 
 async def register(settings: Settings, url: str) -> str:
