@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from server.core import Runner
 
-from . import token_hash, usage
+from . import token_hash, usage, webhooks
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -20,6 +20,7 @@ Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], Non
 GROUPS: list[Register] = [
     token_hash.register,
     usage.register,
+    webhooks.register,
 ]
 
 

@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from standardwebhooks.webhooks import Webhook
 from starlette.applications import Starlette
 from starlette.routing import Route
 
 from server.core import WEBHOOK_PATH, ConfigurationError, Core, Settings, load_settings, webhook_endpoint
-from standardwebhooks.webhooks import Webhook
 
 pytestmark = pytest.mark.anyio
 
@@ -33,7 +33,9 @@ def signed(secret: str, body: bytes, *, msg: str = "msg_1", when: datetime | Non
 
 
 def event(interaction_id: str = "v1_unknown") -> bytes:
-    return json.dumps({"type": "interaction.completed", "version": "v1", "data": {"id": interaction_id}}).encode()
+    return json.dumps(
+        {"type": "interaction.completed", "version": "v1", "data": {"id": interaction_id}}
+    ).encode()
 
 
 @pytest.fixture
@@ -41,8 +43,12 @@ async def http(settings_for: Callable[..., Settings]) -> AsyncIterator[httpx.Asy
     settings = settings_for(public_url="https://gi.example", webhook_secret=f"{OLD}, {NEW}")
     async with Core.running(settings) as core:
         await core.ready()
-        app = Starlette(routes=[Route(WEBHOOK_PATH, webhook_endpoint(lambda: core.webhooks), methods=["POST"])])
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gi.test") as client:
+        app = Starlette(
+            routes=[Route(WEBHOOK_PATH, webhook_endpoint(lambda: core.webhooks), methods=["POST"])]
+        )
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gi.test"
+        ) as client:
             yield client
 
 
@@ -114,7 +120,9 @@ async def test_before_the_core_is_running_deliveries_are_asked_again() -> None:
         assert (await client.post(WEBHOOK_PATH, content=b"{}")).status_code == 503
 
 
-def test_webhooks_need_both_settings_and_real_secrets(clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_webhooks_need_both_settings_and_real_secrets(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert not load_settings(webhook_secret=NEW).webhooks_enabled  # no public URL: nothing changes
     assert not load_settings(public_url="https://gi.example").webhooks_enabled
     both = load_settings(public_url="https://gi.example/", webhook_secret=f" {OLD} ,{NEW},")

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from server.core import WEBHOOK_PATH, Core, Origin, Settings, webhook_endpoint
 from server.emulator import Emulator
-from tests.support.webhooks import register, serve_asgi
+from tests.support.webhooks import register, serve_asgi, until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 
@@ -26,7 +26,11 @@ async def test_a_delivery_to_one_replica_finishes_the_run_its_peer_holds(
     receivers: list[Core] = []
     app = Starlette(
         routes=[
-            Route(WEBHOOK_PATH, webhook_endpoint(lambda: receivers[0].webhooks if receivers else None), methods=["POST"])
+            Route(
+                WEBHOOK_PATH,
+                webhook_endpoint(lambda: receivers[0].webhooks if receivers else None),
+                methods=["POST"],
+            )
         ]
     )
     async with serve_asgi(app) as base:
@@ -42,15 +46,20 @@ async def test_a_delivery_to_one_replica_finishes_the_run_its_peer_holds(
                 lease_seconds=5.0,
             )
 
-        async with Core.running(replica("a"), replica_id="a") as a, Core.running(replica("b"), replica_id="b") as b:
+        async with (
+            Core.running(replica("a"), replica_id="a") as a,
+            Core.running(replica("b"), replica_id="b") as b,
+        ):
             await a.ready()
             await b.ready()
             receivers.append(b)  # Gemini reaches b only (the load balancer sent it there)
             job = await a.research.start("tides [emulator:research_seconds=1.0]", origin=MCP)
             ended = anyio.current_time()
-            with anyio.fail_after(15):
-                while not (await b.research.get(job.interaction_id, viewer=MCP)).terminal:
-                    await anyio.sleep(0.02)
+
+            async def finished() -> bool:
+                return (await b.research.get(job.interaction_id, viewer=MCP)).terminal
+
+            await until(finished, what="the run to finish")
             seen = anyio.current_time()
     run = job.interaction_id
     assert [r.status for r in emu.webhooks.deliveries()] == [200]

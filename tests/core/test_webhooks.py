@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from server.core import WEBHOOK_PATH, Core, Origin, Settings, webhook_endpoint
 from server.emulator import Emulator
-from tests.support.webhooks import register, serve_asgi
+from tests.support.webhooks import register, serve_asgi, until
 
 pytestmark = pytest.mark.anyio
 
@@ -39,9 +39,11 @@ class Deployment:
 
     async def run(self, topic: str, timeout: float = 15.0) -> str:
         job = await self.core.research.start(topic, origin=MCP)
-        with anyio.fail_after(timeout):
-            while not (await self.core.research.get(job.interaction_id, viewer=MCP)).terminal:
-                await anyio.sleep(0.02)
+
+        async def ended() -> bool:
+            return (await self.core.research.get(job.interaction_id, viewer=MCP)).terminal
+
+        await until(ended, timeout=timeout, what="the run to end")
         return job.interaction_id
 
 
@@ -95,9 +97,7 @@ async def test_duplicate_deliveries_finish_the_run_once(
     emu.webhooks.configure({"copies": 3})
     async with deployment(settings_for) as d:
         run = await d.run("tides")
-        with anyio.fail_after(10):
-            while len(outcomes(emu)) < 3:
-                await anyio.sleep(0.02)
+        await until(lambda: len(outcomes(emu)) >= 3, what="three deliveries")
     assert outcomes(emu) == [200, 200, 200]  # a duplicate is acknowledged, not acted on
     assert d.finished == [run]
     assert emu.stats.requests_for(run) == {"create": 1, "get": 1}
@@ -112,9 +112,7 @@ async def test_a_late_delivery_still_finishes_the_run_when_it_comes(
         await anyio.sleep(1.2)  # the run ended at Gemini (0.5 s); no delivery yet, so nothing was fetched
         assert emu.stats.requests_for(job.interaction_id) == {"create": 1}
         run = job.interaction_id
-        with anyio.fail_after(10):
-            while run not in d.finished:
-                await anyio.sleep(0.02)
+        await until(lambda: run in d.finished, what="the late delivery")
     assert d.finished == [run] and emu.stats.requests_for(run) == {"create": 1, "get": 1}
 
 
@@ -126,9 +124,7 @@ async def test_deliveries_out_of_order_finish_each_run_once(
         first = await d.core.research.start("first [emulator:research_seconds=0.2]", origin=MCP)
         second = await d.core.research.start("second [emulator:research_seconds=0.8]", origin=MCP)
         ids = {first.interaction_id, second.interaction_id}
-        with anyio.fail_after(15):
-            while set(d.finished) != ids:
-                await anyio.sleep(0.02)
+        await until(lambda: set(d.finished) == ids, what="both runs")
         delivered = [r.interaction_id for r in emu.webhooks.deliveries()]
         assert delivered == [second.interaction_id, first.interaction_id]
     assert sorted(d.finished) == sorted(ids)
@@ -166,9 +162,7 @@ async def test_deliveries_for_runs_we_do_not_know_are_acknowledged_and_ignored(
 ) -> None:
     async with deployment(settings_for) as d:
         answer = await d.core.ask("hello")  # an interaction, but no research run of ours
-        with anyio.fail_after(10):
-            while not outcomes(emu):
-                await anyio.sleep(0.02)
+        await until(lambda: outcomes(emu), what="a delivery")
         assert outcomes(emu) == [200]
         assert await d.core.store.get_job(answer.interaction_id or "") is None
     assert d.finished == []

@@ -34,7 +34,9 @@ async def research(client: genai.Client, topic: str = "tides") -> str:
 
 async def test_an_operator_registers_lists_rotates_and_deletes_through_the_sdk(client: genai.Client) -> None:
     hooks = client.aio.webhooks
-    created = await hooks.create(uri="https://example.com/gemini/webhooks", subscribed_events=EVENTS, name="ours")
+    created = await hooks.create(
+        uri="https://example.com/gemini/webhooks", subscribed_events=EVENTS, name="ours"
+    )
     secret = created.new_signing_secret
     assert secret and secret.startswith("whsec_") and created.state == "enabled" and created.id
     listed = await hooks.list()
@@ -117,7 +119,9 @@ async def test_a_test_can_make_deliveries_late_twice_forged_stale_or_absent(
     client: genai.Client, emu: Emulator
 ) -> None:
     async with Recorder() as hook:
-        secret = str((await client.aio.webhooks.create(uri=hook.url, subscribed_events=EVENTS)).new_signing_secret)
+        secret = str(
+            (await client.aio.webhooks.create(uri=hook.url, subscribed_events=EVENTS)).new_signing_secret
+        )
 
         emu.webhooks.configure({"copies": 2})
         await wait_terminal(client, await research(client))
@@ -142,7 +146,9 @@ async def test_a_test_can_make_deliveries_late_twice_forged_stale_or_absent(
         await wait_terminal(client, run)
         ended = time.monotonic()
         late = (await hook.wait_for(5))[4]
-        assert late.at - ended >= 0.5 and json.loads(late.body)["data"]["id"] == run  # the dropped one never came
+        assert (
+            late.at - ended >= 0.5 and json.loads(late.body)["data"]["id"] == run
+        )  # the dropped one never came
         assert len(hook.received) == 5
 
 
@@ -158,7 +164,9 @@ async def test_deliveries_can_arrive_out_of_order(client: genai.Client, emu: Emu
         assert delivered == [later, earlier]
 
 
-async def test_the_control_endpoint_shows_webhooks_and_deliveries(client: genai.Client, emulator_server: Any) -> None:
+async def test_the_control_endpoint_shows_webhooks_and_deliveries(
+    client: genai.Client, emulator_server: Any
+) -> None:
     import httpx
 
     async with httpx.AsyncClient(base_url=emulator_server.url) as http:

@@ -32,7 +32,9 @@ async def test_the_route_exists_only_when_webhooks_are_configured(settings: Sett
         overrides = {"public_url": "https://gi.example", "webhook_secret": secret} if configured else {}
         server = build_server(settings.model_copy(update=overrides), transport="http", security=security)
         app = http_app(server, host="127.0.0.1", security=security)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
+        ) as http:
             assert (await http.post(WEBHOOK_PATH, content=b"{}")).status_code == expected
 
 

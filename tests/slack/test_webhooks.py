@@ -17,7 +17,7 @@ from slack_bot.http import http_app
 from tests.fakes.slack_api import FakeSlack
 from tests.support.env import make_settings
 from tests.support.slack import SignedSlack, is_report_summary, running_bot, slack_config, start_research
-from tests.support.webhooks import loopback_socket, register, serve_asgi
+from tests.support.webhooks import loopback_socket, register, serve_asgi, until
 
 pytestmark = pytest.mark.anyio
 
@@ -49,8 +49,7 @@ async def test_a_report_pushed_twice_is_posted_once(
             ts, job_id = await start_research(signed, slack, "tides [emulator:research_seconds=0.8]")
             [summary] = await slack.wait_for("chat.postMessage", 1, timeout=15, where=is_report_summary)
             assert summary.args["thread_ts"] == ts
-            while len(emu.webhooks.deliveries()) < 2:
-                await asyncio.sleep(0.02)
+            await until(lambda: len(emu.webhooks.deliveries()) >= 2, what="both deliveries")
             await asyncio.sleep(0.5)
     assert [r.status for r in emu.webhooks.deliveries()] == [200, 200]
     assert len(slack.calls_to("chat.postMessage", where=is_report_summary)) == 1

@@ -23,7 +23,10 @@ async def test_a_delivery_is_taken_once_across_replicas(
     other = await open_store()
     stores = [store, other]
     results = await race(
-        *((lambda i=i: stores[i % 2].record_webhook("msg_1", "interaction.completed", "v1_run")) for i in range(12))
+        *(
+            (lambda i=i: stores[i % 2].record_webhook("msg_1", "interaction.completed", "v1_run"))
+            for i in range(12)
+        )
     )
     assert results.count("marked") == 1 and results.count("duplicate") == 11
     assert await other.last_push("v1_run") is not None

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +39,9 @@ class Recorder:
         self._runner: web.AppRunner | None = None
 
     async def _handle(self, request: web.Request) -> web.Response:
-        self.received.append(Received({k.lower(): v for k, v in request.headers.items()}, await request.read()))
+        self.received.append(
+            Received({k.lower(): v for k, v in request.headers.items()}, await request.read())
+        )
         return web.json_response({}, status=self.statuses.pop(0) if self.statuses else 200)
 
     async def __aenter__(self) -> Recorder:
@@ -94,6 +97,20 @@ async def serve_asgi(app: ASGIApp, sock: socket.socket | None = None) -> AsyncIt
         server.should_exit = True
         await asyncio.wait_for(serving, 10)
         sock.close()
+
+
+async def until(check: Callable[[], Any], *, timeout: float = 15.0, what: str = "") -> None:
+    """Poll ``check`` (sync, or async returning a bool) every 20 ms until it holds; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
+        await asyncio.sleep(0.02)
 
 
 async def register(settings: Settings, url: str) -> str:
