@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 2000
+WEBHOOK_IDLE_CONNECTIONS = 8
 REPLICA_HEADER = "x-gemini-interactions-replica"
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 MAX_IMAGE_URIS = 16
@@ -64,7 +65,7 @@ class Gateway:
                 base_url=self._settings.base_url,  # None: the SDK honours GOOGLE_GEMINI_BASE_URL
                 retry_options=types.HttpRetryOptions(attempts=1),
                 timeout=int(self._settings.request_timeout_seconds * 1000),
-                async_client_args={"limits": _connection_limits()},
+                async_client_args={"limits": _connection_limits(self._settings.webhooks_enabled)},
                 # Names the replica in upstream logs (and lets the emulator prove one watcher per job).
                 headers={REPLICA_HEADER: self._replica_id} if self._replica_id else None,
             )
@@ -333,9 +334,11 @@ def _httpx() -> Any:
     return httpx
 
 
-def _connection_limits() -> Any:
+def _connection_limits(webhooks: bool) -> Any:
     # One research watcher holds one streaming connection; httpx's default pool of 100 would queue the rest.
-    return _httpx().Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=100)
+    # With webhooks on nothing is held open: a few idle connections are enough to reuse.
+    idle = WEBHOOK_IDLE_CONNECTIONS if webhooks else 100
+    return _httpx().Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=idle)
 
 
 # -- translation ------------------------------------------------------------------------------------------

@@ -125,6 +125,7 @@ async def test_deliveries_out_of_order_finish_each_run_once(
         second = await d.core.research.start("second [emulator:research_seconds=0.8]", origin=MCP)
         ids = {first.interaction_id, second.interaction_id}
         await until(lambda: set(d.finished) == ids, what="both runs")
+        await until(lambda: len(outcomes(emu)) == 2, what="both deliveries logged")
         delivered = [r.interaction_id for r in emu.webhooks.deliveries()]
         assert delivered == [second.interaction_id, first.interaction_id]
     assert sorted(d.finished) == sorted(ids)

@@ -1,9 +1,10 @@
 """Runs pushed by Gemini's webhooks: a delivery recorded in the store is announced on one notification channel
 (across processes on PostgreSQL), and the watcher of that run, wherever it is, wakes and fetches it at once.
 
-Notifications are hints: a watcher reads the store's mark (``Store.last_push``) before it acts, and the lease
-keeper also looks for marks now and then (``Store.pushed_since``), so a notification lost while a PostgreSQL
-listener reconnects delays a run by a lease period at most.
+The store's record of the delivery is the mark; notifications are hints. A watcher that starts reads the mark
+(``Store.last_push``: a run pushed while nobody watched it, or before it was even recorded, is fetched at once),
+and the lease keeper looks for fresh marks on its runs at every renewal (``Store.pushed_since``), so a
+notification lost while a PostgreSQL listener reconnects delays a run by a quarter of a lease at most.
 """
 
 from __future__ import annotations
