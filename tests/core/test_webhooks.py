@@ -4,12 +4,16 @@ deliveries each end with the run finished exactly once, on two upstream requests
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
+import httpx
 import pytest
+from standardwebhooks.webhooks import Webhook
 from starlette.applications import Starlette
 from starlette.routing import Route
 
@@ -167,3 +171,26 @@ async def test_deliveries_for_runs_we_do_not_know_are_acknowledged_and_ignored(
         assert outcomes(emu) == [200]
         assert await d.core.store.get_job(answer.interaction_id or "") is None
     assert d.finished == []
+
+
+async def test_a_run_pushed_before_it_shows_as_ended_is_looked_at_again_soon(
+    settings_for: Callable[..., Settings], emu: Emulator
+) -> None:
+    emu.webhooks.configure({"drop": True})  # only the early delivery below comes
+    async with deployment(settings_for) as d:
+        job = await d.core.research.start("tides [emulator:research_seconds=2.0]", origin=MCP)
+        body = json.dumps(
+            {"type": "interaction.completed", "version": "v1", "data": {"id": job.interaction_id}}
+        )
+        stamp = datetime.now(UTC)
+        secret = d.core.settings.webhook_secrets()[0]
+        headers = {
+            "webhook-id": "msg_early",
+            "webhook-timestamp": str(int(stamp.timestamp())),
+            "webhook-signature": Webhook(secret).sign("msg_early", stamp, body),
+        }
+        async with httpx.AsyncClient() as http:
+            assert (await http.post(d.url, content=body, headers=headers)).json()["outcome"] == "marked"
+        await until(lambda: job.interaction_id in d.finished, timeout=10, what="the run, soon after its end")
+    gets = emu.stats.requests_for(job.interaction_id)["get"]
+    assert 2 <= gets <= 4  # the early look, then rechecks 1 s and 3 s later; not the 60 s safety poll

@@ -58,10 +58,11 @@ async def test_the_lease_holder_finds_its_pushed_runs(store: Store) -> None:
     before = datetime.now(UTC) - timedelta(seconds=1)
     await store.record_webhook("msg_1", "interaction.completed", "mine")
     await store.record_webhook("msg_2", "interaction.completed", "theirs")
-    assert await store.pushed_since("replica-a", before) == {"mine"}
-    assert await store.pushed_since("replica-a", datetime.now(UTC) + timedelta(seconds=5)) == set()
+    pushed = await store.pushed_since("replica-a", before)
+    assert list(pushed) == ["mine"] and pushed["mine"] == await store.last_push("mine")
+    assert await store.pushed_since("replica-a", datetime.now(UTC) + timedelta(seconds=5)) == {}
     await store.finish_job("mine", "completed")
-    assert await store.pushed_since("replica-a", before) == set()
+    assert await store.pushed_since("replica-a", before) == {}
 
 
 async def test_old_deliveries_are_forgotten(store: Store) -> None:

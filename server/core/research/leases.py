@@ -127,8 +127,9 @@ class LeaseKeeper:
         assert self._pushes is not None
         since = self._pushes_seen_at - timedelta(seconds=self._settings.lease_seconds)
         self._pushes_seen_at = datetime.now(UTC)
-        for job_id in await self._store.pushed_since(self.replica_id, since):
-            self._pushes.wake(job_id)
+        for job_id, received_at in (await self._store.pushed_since(self.replica_id, since)).items():
+            if self._pushes.wake(job_id, received_at):
+                log.info("research %s was pushed, but no announcement of it reached this replica", job_id)
 
     async def _claim_and_watch(self, *, steal_all: bool = False) -> None:
         asked = anyio.current_time()

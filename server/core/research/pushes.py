@@ -9,7 +9,10 @@ notification lost while a PostgreSQL listener reconnects delays a run by a quart
 
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import anyio
@@ -23,32 +26,47 @@ PUSH_CHANNEL = "gemini_webhook_pushes"
 RELAY_MAX_BACKOFF_SECONDS = 30.0
 
 
+@dataclass(slots=True)
+class _Slot:
+    event: anyio.Event
+    latest: datetime | None = None  # the newest delivery signalled to this watcher
+
+
 class PushSignals:
-    """In this process: one event per watched run, set when a push for it is announced."""
+    """In this process, per watched run: an event set when a delivery newer than any signalled before is
+    announced (the announcement and the lease keeper's look at the store may report the same delivery).
+    Announcements for runs not watched here (every replica hears every announcement) are ignored."""
 
     def __init__(self) -> None:
-        self._events: dict[str, anyio.Event] = {}
+        self._slots: dict[str, _Slot] = {}
 
     def waiter(self, job_id: str) -> anyio.Event:
-        """The event the next push for ``job_id`` sets. Take it before reading the store, then wait on it."""
-        event = self._events.get(job_id)
-        if event is None or event.is_set():
-            event = self._events[job_id] = anyio.Event()
-        return event
+        """The event the next push for ``job_id`` sets (from now on, this process watches it). Take it before
+        reading the store, then wait on it."""
+        slot = self._slots.get(job_id)
+        if slot is None:
+            slot = self._slots[job_id] = _Slot(anyio.Event())
+        elif slot.event.is_set():
+            slot.event = anyio.Event()
+        return slot.event
 
-    def wake(self, job_id: str) -> None:
-        event = self._events.pop(job_id, None)
-        if event is not None:
-            event.set()
+    def wake(self, job_id: str, received_at: datetime) -> bool:
+        """Signal the delivery received at ``received_at`` unless it (or a later one) was signalled already."""
+        slot = self._slots.get(job_id)
+        if slot is None or (slot.latest is not None and received_at <= slot.latest):
+            return False
+        slot.latest = received_at
+        slot.event.set()
+        return True
 
     def forget(self, job_id: str) -> None:
-        self._events.pop(job_id, None)
+        self._slots.pop(job_id, None)
 
 
-async def announce(store: Store, job_id: str) -> None:
+async def announce(store: Store, job_id: str, received_at: datetime) -> None:
     """Tell every process that ``job_id`` was pushed; a failure is logged (the mark in the store remains)."""
     try:
-        await store.notify(PUSH_CHANNEL, job_id)
+        await store.notify(PUSH_CHANNEL, json.dumps({"id": job_id, "at": received_at.isoformat()}))
     except Exception:
         log.exception("announcing the push of %s failed; its watcher finds the mark later", job_id)
 
@@ -60,8 +78,12 @@ async def relay(store: Store, signals: PushSignals) -> None:
         try:
             async with store.listen(PUSH_CHANNEL) as pushes:
                 backoff = 1.0
-                async for job_id in pushes:
-                    signals.wake(job_id)
+                async for payload in pushes:
+                    try:
+                        data = json.loads(payload)
+                        signals.wake(data["id"], datetime.fromisoformat(data["at"]))
+                    except (ValueError, KeyError, TypeError):
+                        log.warning("ignored a malformed push announcement %r", payload[:200])
             log.warning("the webhook push channel ended; listening again")
         except Exception:
             log.exception("listening for webhook pushes failed; retrying in %.0f s", backoff)

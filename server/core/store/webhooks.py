@@ -22,7 +22,13 @@ Recorded = Literal["duplicate", "unknown", "finished", "marked"]
 
 
 class WebhooksMixin(StoreBase):
-    async def record_webhook(self, webhook_id: str, event_type: str, interaction_id: str | None) -> Recorded:
+    async def record_webhook(
+        self,
+        webhook_id: str,
+        event_type: str,
+        interaction_id: str | None,
+        received_at: datetime | None = None,
+    ) -> Recorded:
         """Take one verified delivery, once per ``webhook_id`` across every replica (one transaction)."""
         stmt = (
             insert_for(self._dialect, webhook_deliveries)
@@ -30,7 +36,7 @@ class WebhooksMixin(StoreBase):
                 webhook_id=webhook_id,
                 event_type=event_type,
                 interaction_id=interaction_id,
-                received_at=utcnow(),
+                received_at=received_at or utcnow(),
             )
             .on_conflict_do_nothing(index_elements=["webhook_id"])
             .returning(webhook_deliveries.c.webhook_id)
@@ -56,20 +62,18 @@ class WebhooksMixin(StoreBase):
             latest: datetime | None = (await conn.execute(query)).scalar_one_or_none()
         return latest
 
-    async def pushed_since(self, owner: str, since: datetime) -> set[str]:
-        """Unfinished runs whose lease ``owner`` holds that got a delivery at or after ``since``."""
+    async def pushed_since(self, owner: str, since: datetime) -> dict[str, datetime]:
+        """Unfinished runs whose lease ``owner`` holds that got a delivery at or after ``since``: run → when the
+        latest one was received."""
+        received = webhook_deliveries.c.received_at
         query = (
-            select(jobs.c.interaction_id)
-            .distinct()
+            select(jobs.c.interaction_id, func.max(received))
             .join(webhook_deliveries, webhook_deliveries.c.interaction_id == jobs.c.interaction_id)
-            .where(
-                jobs.c.lease_owner == owner,
-                jobs.c.status.not_in(TERMINAL),
-                webhook_deliveries.c.received_at >= since,
-            )
+            .where(jobs.c.lease_owner == owner, jobs.c.status.not_in(TERMINAL), received >= since)
+            .group_by(jobs.c.interaction_id)
         )
         async with self._connect() as conn:
-            return set((await conn.execute(query)).scalars())
+            return {row[0]: row[1] for row in await conn.execute(query)}
 
     async def prune_webhooks(self, older_than_seconds: float) -> int:
         """Forget deliveries received more than ``older_than_seconds`` ago; return how many."""

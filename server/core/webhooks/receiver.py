@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..research.pushes import announce
@@ -59,9 +60,10 @@ class WebhookReceiver:
         store = self._store()
         if store is None:
             return WebhookReply(503, {"error": "the job store is still opening; deliver again later"})
-        outcome = await store.record_webhook(webhook_id, event.type, event.interaction_id)
+        received_at = datetime.now(UTC)
+        outcome = await store.record_webhook(webhook_id, event.type, event.interaction_id, received_at)
         if outcome == "marked" and event.interaction_id is not None:
-            await announce(store, event.interaction_id)
+            await announce(store, event.interaction_id, received_at)
         log.info("webhook %s (%s %s): %s", webhook_id, event.type, event.interaction_id or "-", outcome)
         return WebhookReply(200, {"ok": True, "outcome": outcome})
 
