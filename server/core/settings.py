@@ -107,7 +107,10 @@ class Settings(BaseSettings):
             return None
         url = value.strip().rstrip("/")
         if not url.startswith(("https://", "http://")):
-            raise ValueError("GEMINI_INTERACTIONS_PUBLIC_URL must start with https:// (the URL people reach)")
+            raise ValueError(
+                "GEMINI_INTERACTIONS_PUBLIC_URL must be a full URL, https://host[:port] as the world reaches this "
+                "deployment (http:// only for local tests)"
+            )
         return url
 
     @property

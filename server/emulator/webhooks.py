@@ -175,6 +175,7 @@ class Webhooks:
                 del self._hooks[hook_id]
                 return {}
             case ("POST", ":ping"):
+                # The docs do not show a ping's body; ours is the thin shape with a type no run produces.
                 self._send(hook, "webhook.ping", hook.id)
                 return {}
             case ("POST", ":rotateSigningSecret"):
