@@ -1,6 +1,7 @@
 """Runs finished by Gemini's webhooks: the emulator delivers to our real endpoint (served on loopback), the
 delivery wakes the watcher, which fetches the run once. Late, duplicate, out-of-order, missing, forged and stale
-deliveries each end with the run finished exactly once, on two upstream requests when nothing is missing."""
+deliveries each end with the run finished exactly once, on two upstream requests when nothing is missing. A
+planned job's planning turn and its approved run are each finished by their own delivery, as a poll would."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ class Deployment:
         self.core = core
         self.url = url
         self.finished: list[str] = []
+        self.planned: list[str] = []
 
     async def listen(self, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
         async with self.core.research.events() as events:
@@ -40,6 +42,8 @@ class Deployment:
             async for event in events:
                 if event.kind == "finished":
                     self.finished.append(event.job.interaction_id)
+                elif event.kind == "plan":
+                    self.planned.append(event.job.interaction_id)
 
     async def run(self, topic: str, timeout: float = 15.0) -> str:
         job = await self.core.research.start(topic, origin=MCP)
@@ -93,6 +97,38 @@ async def test_a_run_finishes_by_webhook_without_a_stream_on_two_requests(
         assert await d.core.store.last_push(run) is not None
         assert (await d.core.store.get_report(run) or "").strip()
     assert d.finished == [run]
+
+
+async def test_a_plan_turn_and_its_approved_run_are_each_finished_by_their_delivery(
+    settings_for: Callable[..., Settings], emu: Emulator
+) -> None:
+    emu.webhooks.configure({"copies": 2})  # each delivery twice: the plan is announced once, the report once
+    async with deployment(settings_for) as d:
+        research = d.core.research
+        job = await research.start(
+            "tides [emulator:plan_seconds=0.2][emulator:research_seconds=0.3]", origin=MCP, plan_first=True
+        )
+        plan_id = job.interaction_id
+
+        async def awaiting() -> bool:
+            return (await research.get(plan_id, viewer=MCP)).awaiting_approval
+
+        await until(awaiting, what="the plan, pushed")
+        await until(lambda: len(outcomes(emu)) >= 2, what="both copies of the plan's delivery")
+        planning = emu.stats.upstream_requests(plan_id)
+        assert [r.kind for r in planning] == ["create", "get"] and not any(r.streamed for r in planning)
+        assert (await research.get(plan_id, viewer=MCP)).plan
+
+        running = await research.approve(plan_id, viewer=MCP)
+        assert running.run_id
+        await until(lambda: plan_id in d.finished, what="the approved run, pushed")
+        await until(lambda: len(outcomes(emu)) >= 4, what="both copies of the run's delivery")
+        run = emu.stats.upstream_requests(running.run_id)
+        assert [r.kind for r in run] == ["create", "get"] and not any(r.streamed for r in run)
+        done = await research.get(plan_id, viewer=MCP)
+        assert done.status == "completed" and (await d.core.store.get_report(plan_id) or "").strip()
+    assert outcomes(emu) == [200, 200, 200, 200]
+    assert d.planned == [plan_id] and d.finished == [plan_id]
 
 
 async def test_duplicate_deliveries_finish_the_run_once(

@@ -106,7 +106,7 @@ class RunWatcher:
             if job_id not in self.starting:  # whoever approved it died before Gemini's answer was recorded
                 await self._start_lost(job_id)
             return
-        upstream, planning = current.upstream_id, current.planning
+        upstream = current.upstream_id
         created = (current.approved_at if current.run_id else current.created_at) or _now()
         deadline = (
             anyio.current_time() + settings.research_deadline_seconds - (_now() - created).total_seconds()

@@ -3,6 +3,10 @@ reaches, however often it retries), and each row naming a run is the mark its wa
 
 A delivery for an interaction we do not know yet is kept too: a run whose create answer is still on its way
 finds its mark as soon as it is recorded.
+
+A delivery names an upstream interaction; a planned job has two (its planning turn, under the job's id, then the
+approved run, ``run_id``). The mark belongs to the job, and only a delivery for the interaction that works for
+the job now (``run_id``, else the job's id) counts: the planning turn's news is old once its run has started.
 """
 
 from __future__ import annotations
@@ -10,15 +14,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 
 from .base import TERMINAL, StoreBase
 from .engine import insert_for, utcnow
 from .schema import jobs, webhook_deliveries
 
 #: ``duplicate``: this webhook-id was taken before; ``unknown``: no run of ours has this id (yet);
-#: ``finished``: the run has ended already; ``marked``: an unfinished run of ours, now marked.
+#: ``finished``: the run has ended already (or, for a planning turn, its approved run has started);
+#: ``marked``: an unfinished run of ours, now marked.
 Recorded = Literal["duplicate", "unknown", "finished", "marked"]
+
+# The interaction that works for a job now: its approved run, else the one it started with.
+_upstream = func.coalesce(jobs.c.run_id, jobs.c.interaction_id)
 
 
 class WebhooksMixin(StoreBase):
@@ -28,8 +36,9 @@ class WebhooksMixin(StoreBase):
         event_type: str,
         interaction_id: str | None,
         received_at: datetime | None = None,
-    ) -> Recorded:
-        """Take one verified delivery, once per ``webhook_id`` across every replica (one transaction)."""
+    ) -> tuple[Recorded, str | None]:
+        """Take one verified delivery, once per ``webhook_id`` across every replica (one transaction). Returns
+        what it was, and the job it marks (its ``interaction_id``) when it names one of ours."""
         stmt = (
             insert_for(self._dialect, webhook_deliveries)
             .values(
@@ -43,32 +52,38 @@ class WebhooksMixin(StoreBase):
         )
         async with self._begin() as conn:
             if (await conn.execute(stmt)).first() is None:
-                return "duplicate"
+                return "duplicate", None
             if interaction_id is None:
-                return "unknown"
-            status = (
-                await conn.execute(select(jobs.c.status).where(jobs.c.interaction_id == interaction_id))
-            ).scalar_one_or_none()
-        if status is None:
-            return "unknown"
-        return "finished" if status in TERMINAL else "marked"
+                return "unknown", None
+            named = or_(jobs.c.interaction_id == interaction_id, jobs.c.run_id == interaction_id)
+            row = (
+                await conn.execute(select(jobs.c.interaction_id, jobs.c.status, _upstream).where(named))
+            ).first()
+        if row is None:
+            return "unknown", None
+        job_id, status, upstream = row
+        if status in TERMINAL or upstream != interaction_id:
+            return "finished", job_id
+        return "marked", job_id
 
-    async def last_push(self, interaction_id: str) -> datetime | None:
-        """When the latest delivery naming this run was received, or None."""
-        query = select(func.max(webhook_deliveries.c.received_at)).where(
-            webhook_deliveries.c.interaction_id == interaction_id
+    async def last_push(self, job_id: str) -> datetime | None:
+        """When the latest delivery naming the interaction that works for this job now was received, or None."""
+        query = (
+            select(func.max(webhook_deliveries.c.received_at))
+            .join(jobs, webhook_deliveries.c.interaction_id == _upstream)
+            .where(jobs.c.interaction_id == job_id)
         )
         async with self._connect() as conn:
             latest: datetime | None = (await conn.execute(query)).scalar_one_or_none()
         return latest
 
     async def pushed_since(self, owner: str, since: datetime) -> dict[str, datetime]:
-        """Unfinished runs whose lease ``owner`` holds that got a delivery at or after ``since``: run → when the
-        latest one was received."""
+        """Unfinished jobs whose lease ``owner`` holds whose current interaction got a delivery at or after
+        ``since``: job → when the latest one was received."""
         received = webhook_deliveries.c.received_at
         query = (
             select(jobs.c.interaction_id, func.max(received))
-            .join(webhook_deliveries, webhook_deliveries.c.interaction_id == jobs.c.interaction_id)
+            .join(webhook_deliveries, webhook_deliveries.c.interaction_id == _upstream)
             .where(jobs.c.lease_owner == owner, jobs.c.status.not_in(TERMINAL), received >= since)
             .group_by(jobs.c.interaction_id)
         )

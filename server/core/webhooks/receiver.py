@@ -61,9 +61,11 @@ class WebhookReceiver:
         if store is None:
             return WebhookReply(503, {"error": "the job store is still opening; deliver again later"})
         received_at = datetime.now(UTC)
-        outcome = await store.record_webhook(webhook_id, event.type, event.interaction_id, received_at)
-        if outcome == "marked" and event.interaction_id is not None:
-            await announce(store, event.interaction_id, received_at)
+        outcome, job_id = await store.record_webhook(
+            webhook_id, event.type, event.interaction_id, received_at
+        )
+        if outcome == "marked" and job_id is not None:
+            await announce(store, job_id, received_at)
         log.info("webhook %s (%s %s): %s", webhook_id, event.type, event.interaction_id or "-", outcome)
         return WebhookReply(200, {"ok": True, "outcome": outcome})
 
