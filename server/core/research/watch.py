@@ -9,6 +9,7 @@ in the store; ``finish_job`` is conditional, so listeners hear of each job once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from dataclasses import dataclass, field
@@ -38,6 +39,9 @@ STREAM_GIVE_UP_AFTER = 3  # consecutive stream failures before polling only
 FINISH_SECONDS = 30.0  # bound on marking a job finished and telling listeners (not cancellable)
 # After a push, a run that still shows as running is looked at again after these waits, then at the safety poll.
 PUSH_RECHECK_SECONDS = (1.0, 3.0, 10.0, 30.0)
+# With webhooks on, fetches of pushed runs share this many lanes: a burst of deliveries (many runs ending at once)
+# then reuses a few pooled connections instead of opening one per run.
+PUSHED_FETCHES_AT_ONCE = 8
 
 STATUS_HELP = {
     "failed": "Gemini reported that the research run failed. Try again, perhaps with a narrower topic.",
@@ -85,6 +89,7 @@ class RunWatcher:
         """``pushes``: webhooks are on; watch without streams (see ``_watch_pushed``)."""
         self._settings = settings
         self._pushes = pushes
+        self._fetch_lanes = anyio.Semaphore(PUSHED_FETCHES_AT_ONCE) if pushes is not None else None
         self._gateway = gateway
         self._store = store
         self._reports = reports
@@ -182,9 +187,10 @@ class RunWatcher:
         ended or its plan awaits the user); else how long to wait before the next look (0: no reason to wait)."""
         settings = self._settings
         try:
-            answer = await self._gateway.get(
-                upstream, timeout=min(30.0, settings.request_timeout_seconds), with_images=True
-            )
+            async with self._fetch_lanes or contextlib.nullcontext():
+                answer = await self._gateway.get(
+                    upstream, timeout=min(30.0, settings.request_timeout_seconds), with_images=True
+                )
             state.poll_failures = 0
         except errors.NotFound:
             if (_now() - created).total_seconds() < NOT_FOUND_GRACE_SECONDS:
