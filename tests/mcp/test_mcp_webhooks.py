@@ -30,8 +30,9 @@ async def test_the_route_exists_only_when_webhooks_are_configured(settings: Sett
     secret = "whsec_" + "QUJD" * 8
     for configured, expected in ((False, 404), (True, 503)):  # 503: served, but the core is not running here
         overrides = {"public_url": "https://gi.example", "webhook_secret": secret} if configured else {}
-        server = build_server(settings.model_copy(update=overrides), transport="http", security=security)
-        app = http_app(server, host="127.0.0.1", security=security)
+        configured_settings = settings.model_copy(update=overrides)
+        server = build_server(configured_settings, transport="http", security=security)
+        app = http_app(server, host="127.0.0.1", security=security, settings=configured_settings)
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1"
         ) as http:
