@@ -1,6 +1,7 @@
 #!/bin/sh
 # Maps the image's roles onto the project's console scripts; extra arguments are passed through.
-#   mcp [ARGS]     gemini-interactions-mcp over streamable HTTP on 0.0.0.0:$PORT (needs GEMINI_INTERACTIONS_MCP_TOKEN)
+#   mcp [ARGS]     gemini-interactions-mcp over streamable HTTP on 0.0.0.0:$PORT (needs GEMINI_INTERACTIONS_MCP_TOKEN,
+#                  _MCP_TOKENS_FILE, or _OAUTH_ISSUER with _PUBLIC_URL)
 #   slack [ARGS]   gemini-interactions-slack: HTTP mode on 0.0.0.0:$PORT, or Socket Mode when SLACK_APP_TOKEN is set
 #   -…             options for mcp, e.g. `docker run IMAGE --log-level DEBUG`
 #   COMMAND [ARGS] anything else on PATH, e.g. gemini-interactions-emulator

@@ -12,14 +12,16 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from server.core import ConfigurationError, Origin
+from server.core import ConfigurationError, Origin, slack_owner
 
 REJECTED = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked"})
 
 
 def viewer(team_id: str | None, user_id: str | None) -> Origin:
-    """A Slack user as the core sees a caller: they see their workspace's runs, and cancel their own."""
-    return Origin(source="slack", owner=user_id, team_id=team_id)
+    """A Slack user as the core sees a caller (``slack:<team>:<user>``): they see their workspace's runs, and
+    cancel their own."""
+    owner = slack_owner(team_id, user_id) if team_id and user_id else None
+    return Origin(source="slack", owner=owner, team_id=team_id)
 
 
 def user_of(owner: str | None) -> str | None:

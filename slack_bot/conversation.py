@@ -71,17 +71,17 @@ async def answer(bot: SlackBot, turn: Turn, *, set_status: SetStatus | None = No
         )
         return
     previous = await bot.store.get_thread(turn.team_id, turn.channel_id, turn.thread_ts)
-    origin = bot.viewer(turn.team_id, turn.user_id)
+    caller = bot.viewer(turn.team_id, turn.user_id)
     note = ""
     try:
         try:
             result = await bot.core.ask(
-                text, attachments=attachments, previous_interaction_id=previous, origin=origin
+                text, attachments=attachments, previous_interaction_id=previous, caller=caller
             )
         except InteractionExpired:
             if not previous:
                 raise
-            result = await bot.core.ask(text, attachments=attachments, origin=origin)
+            result = await bot.core.ask(text, attachments=attachments, caller=caller)
             note = EXPIRED_NOTE + "\n\n"
     except GeminiInteractionsError as exc:
         await post_text(client, turn.channel_id, turn.thread_ts, error_text(exc))
@@ -99,7 +99,7 @@ async def draw(bot: SlackBot, turn: Turn) -> None:
     previous = await bot.store.get_thread(turn.team_id, turn.channel_id, turn.thread_ts)
     try:
         result = await bot.core.generate_image(
-            turn.text, previous_interaction_id=previous, origin=bot.viewer(turn.team_id, turn.user_id)
+            turn.text, previous_interaction_id=previous, caller=bot.viewer(turn.team_id, turn.user_id)
         )
     except GeminiInteractionsError as exc:
         await post_text(client, turn.channel_id, turn.thread_ts, error_text(exc))

@@ -99,7 +99,7 @@ def research_message(job: ResearchJob) -> dict[str, Any]:
 
     A planned run shows its plan with Run it / Change… / Cancel while the plan awaits approval.
     """
-    user = job.origin.owner
+    user = job.origin.slack_user
     who = f"<@{user}> started research" if user else "Research"
     lines = [
         f":mag: {who}: *{topic_line(job.prompt)}*",

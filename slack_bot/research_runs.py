@@ -7,7 +7,14 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from server.core import Forbidden, GeminiInteractionsError, Origin, PendingStart, ResearchNotFound
+from server.core import (
+    Forbidden,
+    GeminiInteractionsError,
+    Origin,
+    PendingStart,
+    ResearchNotFound,
+    slack_owner,
+)
 
 from .destinations import thread_destination
 from .home import job_links
@@ -83,7 +90,7 @@ async def start(
         return
     origin = Origin(
         source="slack",
-        owner=user_id,
+        owner=slack_owner(team_id, user_id),
         team_id=team_id,
         channel_id=channel_id,
         thread_ts=thread_ts or message_ts,

@@ -60,5 +60,5 @@ class JobEvents:
                 self._tasks.spawn(
                     self._started.refresh(job.interaction_id), name=f"final edit {job.interaction_id}"
                 )
-        if event.kind in ("started", "plan", "approved", "finished") and origin.team_id and origin.owner:
-            self._home.job_changed(origin.team_id, origin.owner, job.interaction_id, event.kind)
+        if event.kind in ("started", "plan", "approved", "finished") and origin.team_id and origin.slack_user:
+            self._home.job_changed(origin.team_id, origin.slack_user, job.interaction_id, event.kind)

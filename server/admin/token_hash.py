@@ -1,20 +1,18 @@
 """``token-hash``: the line for ``GEMINI_INTERACTIONS_MCP_TOKENS_FILE`` that names a new bearer token.
 
 The server keeps only the SHA-256 of each token (``name: <hex>``); the plain token is printed once, here, for its
-holder. Without ``--stdin`` a new random token is made (32 bytes from ``secrets``, URL-safe).
+holder. Without ``--stdin`` a new random token is made (32 bytes from ``secrets``, URL-safe). Calls made with
+it belong to ``token:<name>``.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import re
 import secrets
 import sys
 
-from server.core import Runner
+from server.core import TOKEN_NAME, TOKEN_NAME_RULE, Runner, token_digest
 
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 MIN_TOKEN_CHARS = 32
 
 
@@ -32,12 +30,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def token_line(name: str, token: str) -> str:
-    return f"{name}: {hashlib.sha256(token.encode('utf-8')).hexdigest()}"
+    return f"{name}: {token_digest(token)}"
 
 
 def run(args: argparse.Namespace, runner: Runner) -> int:
-    if not NAME.fullmatch(args.name):
-        runner.die(f"{args.name!r} is not a usable name: use letters, digits, '.', '_', '@' or '-' (max 64).")
+    if not TOKEN_NAME.fullmatch(args.name):
+        runner.die(f"{args.name!r} is not a usable name: use {TOKEN_NAME_RULE}.")
     if args.stdin:
         token = sys.stdin.read().strip()
         if len(token) < MIN_TOKEN_CHARS:

@@ -10,11 +10,11 @@ keeps this list honest; the import contract in ``pyproject.toml`` keeps the fron
 Inside: ``core.py`` (the object the front doors hold), ``gateway.py`` (the one module that imports google.genai),
 ``research/`` (Deep Research runs: leases, watching, reports, events), ``costs/`` (the price table, the record
 of billed calls, the operator's limits), ``store/`` (SQLAlchemy: SQLite or PostgreSQL), ``domain.py``,
-``errors.py``, ``settings.py``, ``limits.py``, ``attachments.py``, ``images.py``, ``logs.py``, ``runner.py`` (what
-every command shares: logging, settings, ``--emulator``, signals, uvicorn), ``version.py`` (the version
-``--version`` and the MCP server report), ``http_limits.py`` (what every HTTP route does with hostile input:
-bodies bounded in bytes and time) and ``webhooks/`` (Gemini's webhook deliveries in, and the operator's register /
-rotate / list).
+``owners.py`` (whose each interaction is), ``errors.py``, ``settings.py``, ``limits.py``, ``attachments.py``,
+``images.py``, ``logs.py``, ``runner.py`` (what every command shares: logging, settings, ``--emulator``, signals,
+uvicorn), ``version.py`` (the version ``--version`` and the MCP server report), ``http_limits.py`` (what every HTTP
+route does with hostile input: bodies bounded in bytes and time) and ``webhooks/`` (Gemini's webhook deliveries
+in, and the operator's register / rotate / list).
 
 The store's names are loaded on first use: importing SQLAlchemy must not hold up an MCP server's first answer.
 """
@@ -32,6 +32,7 @@ from .domain import (
     Citation,
     Cost,
     GeneratedImage,
+    InteractionRecord,
     Origin,
     ResearchJob,
     ToolName,
@@ -69,6 +70,15 @@ from .models import (
     THOROUGH_RESEARCH_AGENT,
     ThinkingLevel,
 )
+from .owners import (
+    SINGLE_TOKEN_NAME,
+    TOKEN_NAME,
+    TOKEN_NAME_RULE,
+    oidc_owner,
+    slack_owner,
+    token_digest,
+    token_owner,
+)
 from .research import JobEvent, elapsed_seconds
 from .runner import (
     EmulatorStart,
@@ -100,8 +110,11 @@ __all__ = [
     "MAX_PROMPT_CHARS",
     "MAX_TEXT_BYTES",
     "MAX_TOTAL_BYTES",
+    "SINGLE_TOKEN_NAME",
     "TERMINAL_STATUSES",
     "THOROUGH_RESEARCH_AGENT",
+    "TOKEN_NAME",
+    "TOKEN_NAME_RULE",
     "WEBHOOK_PATH",
     "Answer",
     "Attachment",
@@ -120,6 +133,7 @@ __all__ = [
     "GeneratedImage",
     "ImageResult",
     "InteractionExpired",
+    "InteractionRecord",
     "InvalidInput",
     "JobEvent",
     "LimitReached",
@@ -159,9 +173,13 @@ __all__ = [
     "known_problem",
     "load_files",
     "load_settings",
+    "oidc_owner",
     "package_version",
     "preview",
     "serve_http",
+    "slack_owner",
+    "token_digest",
+    "token_owner",
     "until_signal",
     "url_of",
     "watch_signals",

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from . import errors, images
+from . import errors, images, owners
 from .costs import Costs
 from .domain import Answer, Attachment, GeneratedImage, Origin, ResearchJob, ToolName
 from .gateway import Gateway
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STORE_READY_SECONDS = 30.0
+LOCAL_RECORD_SECONDS = 5.0
 STILL_OPENING = "The job store is still opening; try again in a moment."
 
 
@@ -220,17 +221,21 @@ class Core:
         attachments: Sequence[Attachment] = (),
         previous_interaction_id: str | None = None,
         thinking_level: ThinkingLevel | None = None,
-        origin: Origin | None = None,
+        caller: Origin,
     ) -> Answer:
         """Gemini's whole answer (every continuation hop); ``answer.incomplete`` says if it stopped early.
 
         ``model`` and ``thinking_level`` default to the settings (GEMINI_INTERACTIONS_MODEL / _THINKING_LEVEL).
-        The call is recorded as ``origin``'s, with its estimated cost (``answer.cost``); LimitReached when the
-        monthly budget is spent.
+        ``caller`` may continue only its own interactions, and owns the answer's ids (``owners.py``). The call is
+        recorded as ``caller``'s, with its estimated cost (``answer.cost``); LimitReached when the monthly budget is
+        spent.
         """
+        prompt = check_prompt(prompt)
+        previous = (previous_interaction_id or "").strip() or None
+        await self._ensure_own(previous, caller)
         await self.costs.limits.check_budget()
         answer = await self.gateway.ask(
-            check_prompt(prompt),
+            prompt,
             model=(model or "").strip() or self.settings.model,
             model_from_argument=bool((model or "").strip()),
             thinking_level=thinking_level or self.settings.thinking_level,
@@ -242,9 +247,10 @@ class Core:
             tools=list(dict.fromkeys(tools)),
             response_schema=response_schema,
             attachments=attachments,
-            previous_interaction_id=await self._thread_of((previous_interaction_id or "").strip() or None),
+            previous_interaction_id=await self._thread_of(previous),
         )
-        return replace(answer, cost=await self.costs.bill("answer", answer, origin))
+        await self._record(answer, "answer", caller)
+        return replace(answer, cost=await self.costs.bill("answer", answer, caller))
 
     async def _thread_of(self, previous: str | None) -> str | None:
         """A planned research job's id continues from its run (which holds the report), not from its plan."""
@@ -264,28 +270,35 @@ class Core:
         model: str | None = None,
         aspect_ratio: str | None = None,
         previous_interaction_id: str | None = None,
-        origin: Origin | None = None,
+        caller: Origin,
     ) -> ImageResult:
-        """Draw (or refine) an image; recorded as ``origin``'s call, like ``ask``."""
+        """Draw (or refine) an image; recorded as ``caller``'s call, like ``ask``. A refinement's earlier image
+        ``previous_interaction_id`` must be ``caller``'s."""
         await self.costs.limits.check_budget()
         await anyio.to_thread.run_sync(self._check_images_dir)  # before paying for an image we could not keep
+        prompt = check_prompt(prompt)
+        previous = (previous_interaction_id or "").strip() or None
+        await self._ensure_own(previous, caller)
         answer = await self.gateway.generate_image(
-            check_prompt(prompt),
+            prompt,
             model=(model or "").strip() or self.settings.image_model,
             model_from_argument=bool((model or "").strip()),
             aspect_ratio=aspect_ratio,
-            previous_interaction_id=(previous_interaction_id or "").strip() or None,
+            previous_interaction_id=previous,
         )
-        answer = replace(answer, cost=await self.costs.bill("image", answer, origin))
+        await self._record(answer, "image", caller)
+        answer = replace(answer, cost=await self.costs.bill("image", answer, caller))
         files = await anyio.to_thread.run_sync(self._save_images, answer)
         return ImageResult(answer=answer, files=files)
 
-    async def image_interaction(self, interaction_id: str) -> Answer:
+    async def image_interaction(self, interaction_id: str, *, viewer: Origin) -> Answer:
         """An earlier generate_image interaction as Gemini keeps it: its prompt, the interaction it refined and
-        its images. One read, no tokens spent: for showing the versions of an image thread."""
+        its images. One read, no tokens spent: for showing the versions of an image thread. Only ``viewer``'s own
+        (``owners.py``)."""
         interaction_id = (interaction_id or "").strip()
         if not interaction_id:
             raise errors.InvalidInput("The interaction id is empty: pass the id generate_image returned.")
+        await self._ensure_own(interaction_id, viewer)
         return await self.gateway.get(
             interaction_id, timeout=self.settings.request_timeout_seconds, with_images=True
         )
@@ -301,6 +314,30 @@ class Core:
                 "The operator should fix that folder's owner and permissions, or free disk space "
                 "(GEMINI_INTERACTIONS_DATA_DIR), then try again."
             ) from None
+
+    async def _ensure_own(self, previous: str | None, caller: Origin) -> None:
+        """``owners.unknown_interaction`` unless ``caller`` may use ``previous`` (nothing to check without one)."""
+        if previous and owners.checks_ids(caller):
+            await self.ready()
+            await owners.ensure_own(self.store, previous, caller)
+
+    async def _record(self, answer: Answer, kind: owners.InteractionKind, caller: Origin) -> None:
+        """Record the answer's ids as ``caller``'s: they need the record to continue it. Nothing checks the
+        local user's ids, so their answer never waits long for the store nor fails for it (as before owners)."""
+        ids = [*answer.hop_ids, answer.interaction_id]
+        if caller.owner is not None:
+            await self.ready()
+            await owners.record(self.store, ids, kind, caller)
+            return
+        with anyio.move_on_after(LOCAL_RECORD_SECONDS):
+            try:
+                await self.ready()
+                await owners.record(self.store, ids, kind, caller)
+                return
+            except Exception:
+                log.warning("could not record interaction %s", answer.interaction_id, exc_info=True)
+                return
+        log.warning("the store is not open yet: interaction %s was not recorded", answer.interaction_id)
 
     def _save_images(self, answer: Answer) -> tuple[SavedImage, ...]:
         return tuple(

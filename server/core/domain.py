@@ -250,11 +250,29 @@ class Origin:
     """Who started a job and where its report goes."""
 
     source: Literal["mcp", "slack"]
-    owner: str | None = None  # MCP: the bearer token's owner (None on stdio); Slack: the user id
+    # ``token:<name>``, ``oidc:<issuer>#<sub>``, ``slack:<team>:<user>``, or None: the local user (``owners.py``)
+    owner: str | None = None
     team_id: str | None = None
     channel_id: str | None = None
     thread_ts: str | None = None
     message_ts: str | None = None  # Slack: the "research started" message we update with progress
+
+    @property
+    def slack_user(self) -> str | None:
+        """The Slack user id of a ``slack:<team>:<user>`` owner; None for any other owner."""
+        if not self.owner or not self.owner.startswith("slack:"):
+            return None
+        return self.owner.rsplit(":", 1)[1] or None
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionRecord:
+    """An interaction id we created, and whose it is (``owners.py``)."""
+
+    interaction_id: str
+    owner: str | None
+    kind: str  # answer, image or research
+    created_at: datetime
 
 
 @dataclass(slots=True)

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     # A research stream that sends nothing for this long is treated as hung: we poll instead.
     stream_read_timeout_seconds: float = Field(default=120.0, gt=0)
     mcp_token: SecretStr | None = None
+    # Named bearer tokens, one ``name: <sha256 hex>`` per line; a caller is ``token:<name>``.
+    mcp_tokens_file: Path | None = None
+    # OAuth resource-server mode: JWT access tokens from this issuer; a caller is ``oidc:<issuer>#<sub>``.
+    oauth_issuer: str | None = None
+    oauth_jwks_url: str | None = None  # default: the issuer's discovery document's jwks_uri
+    oauth_audience: str | None = None  # default: <public_url>/mcp
     file_roots: str = ""
     # Hostile clients at the HTTP doors (http_limits.py): a request head must arrive whole within the first, a
     # body within the second (counted from the head).
@@ -66,7 +72,8 @@ class Settings(BaseSettings):
     # A base URL set here (by --emulator) wins over GOOGLE_GEMINI_BASE_URL; None leaves it to the SDK.
     base_url: str | None = None
     api_key: SecretStr | None = None
-    # Where the world reaches this deployment (webhook endpoint: <public_url>/gemini/webhooks); None on a laptop.
+    # Where the world reaches this deployment (OAuth metadata and audience: <public_url>/mcp; webhook endpoint:
+    # <public_url>/gemini/webhooks); None on a laptop.
     public_url: str | None = None
     # Gemini's webhook signing secret(s), ``whsec_…``; comma-separated while a rotation overlaps.
     webhook_secret: SecretStr | None = None
@@ -81,7 +88,17 @@ class Settings(BaseSettings):
             raise ValueError(f"GEMINI_INTERACTIONS_DATA_DIR must be an absolute path, got {str(value)!r}")
         return value
 
-    @field_validator("thinking_level", "prices_file", "research_per_day", "monthly_budget_usd", mode="before")
+    @field_validator(
+        "thinking_level",
+        "prices_file",
+        "research_per_day",
+        "monthly_budget_usd",
+        "mcp_tokens_file",
+        "oauth_issuer",
+        "oauth_jwks_url",
+        "oauth_audience",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -1,16 +1,16 @@
-"""Who may call us over HTTP: the bearer token, the bind address rules and DNS-rebinding settings.
+"""Who may call us over HTTP: the bind address rules and DNS-rebinding settings, around the access rules.
 
 Every bind gets an explicit Host/Origin allow-list: the bound address and port, the loopback names when bound
-to a loopback address, and the names clients really use (``--allowed-host``,
-``GEMINI_INTERACTIONS_ALLOWED_HOSTS``), so a server in a container on 0.0.0.0 still answers ``mcp.example.com``.
-(The SDK's own default covers only 127.0.0.1, localhost and ::1: bound to 127.0.0.2, or to 127.0.1.1, Debian's
-address for the hostname, it would check nothing.) A non-loopback bind needs a token of at least
-``MIN_TOKEN_CHARS`` characters. The token is compared in constant time and never logged.
+to a loopback address, and the names clients really use (``--allowed-host``, ``GEMINI_INTERACTIONS_ALLOWED_HOSTS``,
+the host of ``GEMINI_INTERACTIONS_PUBLIC_URL``), so a server in a container on 0.0.0.0 still answers
+``mcp.example.com``. (The SDK's own default covers only 127.0.0.1, localhost and ::1: bound to 127.0.0.2, or to
+127.0.1.1, Debian's address for the hostname, it would check nothing.) A non-loopback bind needs a way for
+callers to sign in (``access.py``: bearer tokens or OAuth), and a single shared token there must be at least
+``MIN_TOKEN_CHARS`` characters. Tokens are compared in constant time and never logged.
 """
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import os
 from collections.abc import Mapping, Sequence
@@ -18,33 +18,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mcp.server.auth.provider import AccessToken
+    from mcp.server.auth.provider import TokenVerifier
     from mcp.server.auth.settings import AuthSettings
     from mcp.server.transport_security import TransportSecuritySettings
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-#: The client id every holder of the static token shares; research jobs are scoped to it.
-TOKEN_CLIENT_ID = "token"
 #: Comma-separated extra Host values to accept (``name`` = any port, and no port behind a proxy; ``name:port``).
 ALLOWED_HOSTS_ENV = "GEMINI_INTERACTIONS_ALLOWED_HOSTS"
 # What the SDK accepts on a loopback bind when given no settings; kept on every loopback bind.
 LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
 #: Off loopback a token is all that stands between the internet and the API key's bill.
 MIN_TOKEN_CHARS = 32
-
-
-class StaticTokenVerifier:
-    """Accepts exactly one bearer token (GEMINI_INTERACTIONS_MCP_TOKEN); satisfies the SDK's TokenVerifier."""
-
-    def __init__(self, expected: str) -> None:
-        self._expected = expected.encode()
-
-    async def verify_token(self, token: str) -> AccessToken | None:
-        from mcp.server.auth.provider import AccessToken
-
-        if hmac.compare_digest(token.encode(), self._expected):
-            return AccessToken(token=token, client_id=TOKEN_CLIENT_ID, scopes=[])
-        return None
 
 
 def is_loopback(host: str) -> bool:
@@ -90,46 +74,48 @@ def _origins(hosts: list[str]) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class Access:
+    """How callers prove who they are, as the SDK takes it (``MCPServer(token_verifier=..., auth=...)``); made
+    from the settings by ``access.py``."""
+
+    verifier: TokenVerifier
+    auth: AuthSettings
+    mode: str  # for the start-up log line
+    single_token_chars: int | None = None  # the length of GEMINI_INTERACTIONS_MCP_TOKEN, when it is set
+
+
+@dataclass(frozen=True, slots=True)
 class HttpSecurity:
     """Everything the HTTP transport needs to know about who may call it."""
 
-    token_verifier: StaticTokenVerifier | None
+    token_verifier: TokenVerifier | None
     auth: AuthSettings | None
     transport_security: TransportSecuritySettings
 
 
 class InsecureBind(Exception):
-    """A non-loopback bind without a token: we refuse to start."""
+    """A non-loopback bind without a way to sign in: we refuse to start."""
 
 
 def http_security(
-    host: str, port: int, token: str | None, extra_hosts: list[str] | None = None
+    host: str, port: int, access: Access | None, extra_hosts: list[str] | None = None
 ) -> HttpSecurity:
     """Auth and DNS-rebinding settings for serving on ``host:port``; raises InsecureBind when unsafe."""
     from mcp.server.transport_security import TransportSecuritySettings
 
     loopback = is_loopback(host)
-    if not loopback and not token:
+    if not loopback and access is None:
         raise InsecureBind(
-            f"Refusing to serve MCP on {host}, which is not a loopback address, without a bearer token. "
-            "Set GEMINI_INTERACTIONS_MCP_TOKEN to a long random secret, or bind to 127.0.0.1."
+            f"Refusing to serve MCP on {host}, which is not a loopback address, without a way for callers to "
+            "sign in. Set GEMINI_INTERACTIONS_MCP_TOKEN to a long random secret (or "
+            "GEMINI_INTERACTIONS_MCP_TOKENS_FILE, or GEMINI_INTERACTIONS_OAUTH_ISSUER), or bind to 127.0.0.1."
         )
-    if not loopback and token and len(token) < MIN_TOKEN_CHARS:
+    short = access.single_token_chars if access else None
+    if not loopback and short is not None and short < MIN_TOKEN_CHARS:
         raise InsecureBind(
             f"Refusing to serve MCP on {host}, which is not a loopback address, with a "
-            f"{len(token)}-character GEMINI_INTERACTIONS_MCP_TOKEN: off loopback it must be at least "
+            f"{short}-character GEMINI_INTERACTIONS_MCP_TOKEN: off loopback it must be at least "
             f"{MIN_TOKEN_CHARS} characters. Generate one with `openssl rand -hex 32`."
-        )
-    verifier = auth = None
-    base = f"http://{_authority(host, port)}"
-    if token:
-        from mcp.server.auth.settings import AuthSettings
-
-        verifier = StaticTokenVerifier(token)
-        auth = AuthSettings(
-            issuer_url=base,
-            resource_server_url=f"{base}/mcp",
-            validate_token_resource=False,
         )
     extras = [pattern for entry in extra_hosts or [] for pattern in _host_patterns(entry)]
     bound = _authority(host.lower(), port)
@@ -137,7 +123,11 @@ def http_security(
     security = TransportSecuritySettings(
         enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=_origins(hosts)
     )
-    return HttpSecurity(token_verifier=verifier, auth=auth, transport_security=security)
+    return HttpSecurity(
+        token_verifier=access.verifier if access else None,
+        auth=access.auth if access else None,
+        transport_security=security,
+    )
 
 
 class LowercaseHost:

@@ -57,13 +57,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _http_security(args: argparse.Namespace, settings: Settings) -> HttpSecurity:
+    from .access import AccessError, access_for, public_host
     from .auth import InsecureBind, allowed_hosts, http_security
 
-    token = settings.mcp_token.get_secret_value() if settings.mcp_token else None
+    hosts = allowed_hosts(args.allowed_host)
+    if public := public_host(settings):
+        hosts.append(public)
     try:
-        return http_security(args.host, args.port, token, allowed_hosts(args.allowed_host))
-    except InsecureBind as exc:
+        access = access_for(settings, args.host, args.port)
+        security = http_security(args.host, args.port, access, hosts)
+    except (AccessError, InsecureBind) as exc:
         RUNNER.die(str(exc))
+    log.info("HTTP callers sign in with %s", access.mode if access else "nothing (loopback only)")
+    return security
 
 
 def main(argv: Sequence[str] | None = None) -> None:

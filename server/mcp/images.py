@@ -4,7 +4,8 @@ image and the earlier versions of its thread.
     image://{interaction_id}        JSON: prompt, the interaction it refined (previous_interaction_id), images
     image://{interaction_id}/{n}    image n (from 1), full size, as PNG
 
-Each read is one Gemini read of the interaction (no tokens are spent), through ``core.image_interaction``.
+Each read is one Gemini read of the interaction (no tokens are spent), through ``core.image_interaction``, and
+only of the caller's own interactions: another owner's id answers as an unknown one.
 """
 
 import json
@@ -16,6 +17,7 @@ from mcp.server import MCPServer
 from server.core import as_png
 
 from .errors import nth, resource_errors
+from .identity import viewer
 from .lifespan import AppState, Ctx
 
 if TYPE_CHECKING:
@@ -34,7 +36,9 @@ async def _interaction(interaction_id: str, uri: str, ctx: Ctx) -> "Answer":
         "(55 days on a paid key, 1 day on the free tier)."
     )
     with resource_errors(uri, missing=missing):
-        return await ctx.request_context.lifespan_context.core.image_interaction(interaction_id)
+        return await ctx.request_context.lifespan_context.core.image_interaction(
+            interaction_id, viewer=viewer()
+        )
 
 
 async def image_version(interaction_id: str, ctx: Ctx) -> str:

@@ -100,7 +100,7 @@ AgentArg = Annotated[
 ]
 InteractionId = Annotated[
     str,
-    Field(min_length=1, max_length=200, description="An interaction id returned by an earlier call."),
+    Field(min_length=1, max_length=200, description="An interaction id an earlier call returned to you."),
 ]
 ImagePrompt = Annotated[str, Field(min_length=1, description="What to draw, or how to change the image.")]
 AspectRatioArg = Annotated[
@@ -108,7 +108,7 @@ AspectRatioArg = Annotated[
 ]
 RefineId = Annotated[
     str | None,
-    Field(default=None, max_length=200, description="Refine the image of this earlier interaction."),
+    Field(default=None, max_length=200, description="Refine the image of this earlier interaction of yours."),
 ]
 ResearchBrief = Annotated[
     str,

@@ -105,9 +105,9 @@ async def test_failed_run_is_recorded_with_what_to_do(core_for: CoreFactory, emu
 
 
 async def test_cancel_by_owner_only(core_for: CoreFactory, emu: Emulator) -> None:
-    alice = Origin(source="slack", owner="UALICE", team_id="T1", channel_id="C1", thread_ts="1.0")
-    bob = Origin(source="slack", owner="UBOB", team_id="T1")
-    mallory = Origin(source="slack", owner="UALICE", team_id="T2")
+    alice = Origin(source="slack", owner="slack:T1:UALICE", team_id="T1", channel_id="C1", thread_ts="1.0")
+    bob = Origin(source="slack", owner="slack:T1:UBOB", team_id="T1")
+    mallory = Origin(source="slack", owner="slack:T2:UALICE", team_id="T2")
     async with core_for() as core:
         job = await core.research.start("long [emulator:research_seconds=30]", origin=alice)
         with pytest.raises(errors.Forbidden):

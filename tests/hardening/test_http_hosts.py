@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from server.emulator import EmulatorHandle
+from server.mcp.access import bearer_access
 from server.mcp.app import build_server
 from server.mcp.auth import allowed_hosts, http_security
 from server.mcp.routes import http_app
@@ -33,7 +34,7 @@ def test_entries_with_and_without_a_port() -> None:
     env = {"GEMINI_INTERACTIONS_ALLOWED_HOSTS": " mcp.example.com , 10.0.0.5:9000,,"}
     hosts = allowed_hosts(["Other.Example.com:8443"], env)
     assert hosts == ["mcp.example.com", "10.0.0.5:9000", "Other.Example.com:8443"]
-    security = http_security("0.0.0.0", 8000, TOKEN, hosts).transport_security
+    security = http_security("0.0.0.0", 8000, bearer_access(TOKEN), hosts).transport_security
     assert security.enable_dns_rebinding_protection
     assert security.allowed_hosts == [
         "0.0.0.0:8000",
@@ -45,7 +46,7 @@ def test_entries_with_and_without_a_port() -> None:
     assert {"https://mcp.example.com", "https://mcp.example.com:*", "http://10.0.0.5:9000"} <= set(
         security.allowed_origins
     )
-    ipv6 = http_security("::", 8000, TOKEN, ["::1", "[fd00::5]:9000"]).transport_security
+    ipv6 = http_security("::", 8000, bearer_access(TOKEN), ["::1", "[fd00::5]:9000"]).transport_security
     assert ipv6.allowed_hosts == ["[::]:8000", "[::1]", "[::1]:*", "[fd00::5]:9000"]
     # On loopback the loopback names stay allowed, extras or not.
     local = http_security("127.0.0.1", 8000, None, ["mcp.example.com"]).transport_security
@@ -58,7 +59,7 @@ async def served_as_if_bound_to_all(
 ) -> AsyncIterator[str]:
     """The app the CLI builds for ``--host 0.0.0.0`` with these extra hosts, served on a loopback socket."""
     sock = loopback_socket()
-    security = http_security("0.0.0.0", sock.getsockname()[1], TOKEN, extra_hosts)
+    security = http_security("0.0.0.0", sock.getsockname()[1], bearer_access(TOKEN), extra_hosts)
     settings = make_settings(tmp_path / "data", emulator.url)
     server = build_server(settings, transport="http", security=security)
     async with serving(http_app(server, host="0.0.0.0", security=security, settings=settings), sock) as base:

@@ -5,47 +5,35 @@ quota, and an idle session gives its place back."""
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
-from mcp.server.auth.provider import AccessToken
 
 from server.emulator import EmulatorHandle
+from server.mcp.access import bearer_access
 from server.mcp.app import build_server
-from server.mcp.auth import StaticTokenVerifier, http_security
+from server.mcp.auth import http_security
 from server.mcp.routes import http_app
 from tests.support.env import make_settings
+from tests.support.identity import tokens_file
 from tests.support.mcp import MCP_HEADERS, initialize_request
 from tests.support.serving import loopback_socket, serving
 
 pytestmark = pytest.mark.anyio
 
-OWNERS = {"alice-token": "alice", "bob-token": "bob"}
 PER_OWNER = 2
 IDLE_SECONDS = 1.0
-
-
-class TwoOwners(StaticTokenVerifier):
-    """Two tokens, two owners: what the auth layer gives the session cap to count by."""
-
-    def __init__(self) -> None:
-        super().__init__("unused")
-
-    async def verify_token(self, token: str) -> AccessToken | None:
-        owner = OWNERS.get(token)
-        return AccessToken(token=token, client_id=owner, scopes=[]) if owner else None
 
 
 async def test_sessions_are_capped_per_owner_and_idle_ones_give_their_place_back(
     emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
     sock = loopback_socket()
-    security = replace(
-        http_security("127.0.0.1", sock.getsockname()[1], "unused"), token_verifier=TwoOwners()
-    )
+    # Two named tokens, two owners (token:alice, token:bob): what the session cap counts by.
+    access = bearer_access(None, tokens_file(tmp_path, alice="alice-token", bob="bob-token"))
+    security = http_security("127.0.0.1", sock.getsockname()[1], access)
     settings = make_settings(
         tmp_path / "data",
         emulator.url,

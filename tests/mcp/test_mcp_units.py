@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -12,9 +13,11 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from server.core.domain import Origin, ResearchJob
 from server.core.errors import AttachmentError, RateLimited
-from server.mcp.auth import TOKEN_CLIENT_ID, InsecureBind, StaticTokenVerifier, http_security, is_loopback
+from server.mcp.access import bearer_access
+from server.mcp.auth import InsecureBind, http_security, is_loopback
 from server.mcp.errors import tool_errors
 from server.mcp.results import status_page
+from tests.support.identity import tokens_file
 
 
 def _job(status: str = "completed") -> ResearchJob:
@@ -58,7 +61,7 @@ def test_loopback_detection() -> None:
 LONG_TOKEN = "t" * 32
 
 
-def test_http_security_rules() -> None:
+def test_http_security_rules(tmp_path: Path) -> None:
     local = http_security("127.0.0.1", 8000, None)
     assert local.token_verifier is None and local.auth is None
     assert local.transport_security.enable_dns_rebinding_protection
@@ -69,31 +72,27 @@ def test_http_security_rules() -> None:
         "[::1]:*",
     ]
 
-    guarded = http_security("127.0.0.1", 8000, "tok")  # a short token is the operator's business on loopback
+    # A short token is the operator's business on loopback.
+    guarded = http_security("127.0.0.1", 8000, bearer_access("tok"))
     assert guarded.token_verifier is not None
-    assert guarded.auth is not None and str(guarded.auth.resource_server_url) == "http://127.0.0.1:8000/mcp"
+    # Bearer tokens advertise no authorization server: no resource URL, so no metadata document either.
+    assert guarded.auth is not None and guarded.auth.resource_server_url is None
 
     with pytest.raises(InsecureBind, match="GEMINI_INTERACTIONS_MCP_TOKEN"):
         http_security("0.0.0.0", 8000, None)
     with pytest.raises(InsecureBind, match="at least 32 characters"):
-        http_security("0.0.0.0", 8000, "t" * 31)
+        http_security("0.0.0.0", 8000, bearer_access("t" * 31))
+    with pytest.raises(InsecureBind, match="at least 32 characters"):  # alongside a tokens file too
+        http_security("0.0.0.0", 8000, bearer_access("t" * 31, tokens_file(tmp_path, alice="a" * 40)))
+    assert http_security("0.0.0.0", 8000, bearer_access(None, tokens_file(tmp_path, alice="a"))).auth
 
-    public = http_security("10.0.0.5", 9000, LONG_TOKEN, ["mcp.example.com:443"])
+    public = http_security("10.0.0.5", 9000, bearer_access(LONG_TOKEN), ["mcp.example.com:443"])
     assert public.transport_security.enable_dns_rebinding_protection
     assert public.transport_security.allowed_hosts == ["10.0.0.5:9000", "mcp.example.com:443"]
     assert "http://10.0.0.5:9000" in public.transport_security.allowed_origins
 
-    ipv6 = http_security("::", 9000, LONG_TOKEN)
+    ipv6 = http_security("::", 9000, bearer_access(LONG_TOKEN))
     assert ipv6.transport_security.allowed_hosts == ["[::]:9000"]
-
-
-@pytest.mark.anyio
-async def test_static_token_verifier() -> None:
-    verifier = StaticTokenVerifier("right")
-    token = await verifier.verify_token("right")
-    assert token is not None and token.client_id == TOKEN_CLIENT_ID
-    assert await verifier.verify_token("wrong") is None
-    assert await verifier.verify_token("") is None
 
 
 def test_our_errors_keep_their_message() -> None:

@@ -160,7 +160,7 @@ async def test_events_cross_processes_and_any_replica_answers_status(
     slack: FakeSlack, emulator: EmulatorHandle, pg_url: str, tmp_path: Path
 ) -> None:
     """A job that one process runs is heard by the other through PostgreSQL (LISTEN/NOTIFY), both ways."""
-    viewer = Origin(source="slack", owner="U1", team_id="T1")
+    viewer = Origin(source="slack", owner="slack:T1:U1", team_id="T1")
     async with Cluster(slack, emulator, pg_url, tmp_path, lease_seconds=2.0) as cluster:
         [bot] = await cluster.start(1)
         settings = make_settings(tmp_path / "in-test", emulator.url, database_url=pg_url, lease_seconds=2.0)
@@ -189,7 +189,12 @@ async def test_events_cross_processes_and_any_replica_answers_status(
             slack.user_event(asked)  # the thread's first message, as Slack has it
             parent = asked["ts"]
             origin = Origin(
-                source="slack", owner="U1", team_id="T1", channel_id="C1", thread_ts=parent, message_ts=parent
+                source="slack",
+                owner="slack:T1:U1",
+                team_id="T1",
+                channel_id="C1",
+                thread_ts=parent,
+                message_ts=parent,
             )
             mine = await core.research.start(
                 "run in the test [emulator:research_seconds=1]",

@@ -55,6 +55,11 @@ async def test_mention_answers_in_a_thread_and_replies_there_continue(
     assert slack.calls_to("conversations.replies") == []
     assert len(slack.calls_to("chat.postMessage")) == 3
 
+    # Every answer's id is recorded as the Slack user's, in their workspace's namespace.
+    latest = await bot.store.get_thread("T1", "C1", first["ts"])
+    recorded = await bot.store.interaction_owner(latest or "")
+    assert recorded is not None and (recorded.owner, recorded.kind) == ("slack:T1:U1", "answer")
+
 
 async def test_replies_in_threads_we_are_not_part_of_are_ignored(
     signed: SignedSlack, slack: FakeSlack
@@ -158,7 +163,9 @@ async def test_very_long_answers_go_up_as_a_file(signed: SignedSlack, slack: Fak
     assert len(slack.calls_to("chat.postMessage")) == 1
 
 
-async def test_image_command_uploads_the_png_into_the_thread(signed: SignedSlack, slack: FakeSlack) -> None:
+async def test_image_command_uploads_the_png_into_the_thread(
+    signed: SignedSlack, slack: FakeSlack, bot: SlackBot
+) -> None:
     await signed.command("image a red bicycle")
     [parent] = await slack.wait_for("chat.postMessage", 1)
     assert parent.args["text"] == "<@U1> asked for an image of: a red bicycle"
@@ -170,6 +177,8 @@ async def test_image_command_uploads_the_png_into_the_thread(signed: SignedSlack
     requested = slack.calls_to("files.getUploadURLExternal")[0].args
     assert requested["alt_txt"] == "a red bicycle"
     assert json.loads(complete.args["files"])[0]["title"] == "a red bicycle"
+    drawn = await bot.store.interaction_owner(await bot.store.get_thread("T1", "C1", parent_ts) or "")
+    assert drawn is not None and (drawn.owner, drawn.kind) == ("slack:T1:U1", "image")
 
 
 async def test_gemini_errors_are_posted_in_the_thread(

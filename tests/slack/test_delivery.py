@@ -105,7 +105,7 @@ async def test_resuming_a_delivery_finds_parts_already_in_the_thread(
             slack.user_event(user_message(f"reply {n}", thread_ts=thread_ts))
         origin = Origin(
             source="slack",
-            owner="U1",
+            owner="slack:T1:U1",
             team_id="T1",
             channel_id="C1",
             thread_ts=thread_ts,
@@ -163,7 +163,7 @@ async def test_a_delivery_held_up_by_slack_is_not_posted_twice_by_another_replic
             slack.fail("files.getUploadURLExternal", status=429, retry_after="3")
             origin = Origin(
                 source="slack",
-                owner="U1",
+                owner="slack:T1:U1",
                 team_id="T1",
                 channel_id="C1",
                 thread_ts=thread_ts,
@@ -198,7 +198,7 @@ async def test_a_post_cut_off_in_flight_is_found_later_not_posted_twice(
         thread_ts = str(parent["ts"])
         origin = Origin(
             source="slack",
-            owner="U1",
+            owner="slack:T1:U1",
             team_id="T1",
             channel_id="C1",
             thread_ts=thread_ts,

@@ -125,7 +125,9 @@ def _job(status: str = "in_progress", **kw: object) -> ResearchJob:
         interaction_id="v1_abc",
         prompt="TPUs <and> GPUs & more",
         agent="deep-research",
-        origin=Origin(source="slack", owner="U1", team_id="T1", channel_id="C1", thread_ts="1.000100"),
+        origin=Origin(
+            source="slack", owner="slack:T1:U1", team_id="T1", channel_id="C1", thread_ts="1.000100"
+        ),
         status=status,
         created_at=created,
     )
@@ -139,6 +141,7 @@ def test_research_message_running_has_cancel_and_escaped_topic() -> None:
     assert len(payload["text"]) <= TEXT_LIMIT
     section = payload["blocks"][0]["text"]["text"]
     assert "TPUs &lt;and&gt; GPUs & more" in section and len(section) <= 3000
+    assert section.startswith(":mag: <@U1> started research")  # the user of the owner slack:T1:U1
     assert "3m 05s" in section or "3m 06s" in section
     button = payload["blocks"][1]["elements"][0]
     assert button["action_id"] == CANCEL_ACTION and button["value"] == "v1_abc"

@@ -46,7 +46,10 @@ async def test_research_command_posts_progress_then_the_report_once(
     [complete] = await slack.wait_for("files.completeUploadExternal", 1)
     assert complete.args["thread_ts"] == ts and complete.args["channel_id"] == "C1"
     [upload] = [u for u in slack.uploads.values() if u.completed]
-    job = await bot.core.research.get(job_id, viewer=Origin(source="slack", owner="U1", team_id="T1"))
+    job = await bot.core.research.get(
+        job_id, viewer=Origin(source="slack", owner="slack:T1:U1", team_id="T1")
+    )
+    assert job.origin.owner == "slack:T1:U1" and job.origin.slack_user == "U1"
     assert upload.filename == f"gemini-research-{job_id}.md"
     assert upload.data.decode() == await anyio.Path(job.report_path or "").read_text()
 
@@ -187,7 +190,12 @@ async def test_only_starts_whose_run_was_never_recorded_are_reported(slack: Fake
     messages = [await bot.client.chat_postMessage(channel="C1", text="Starting…") for _ in range(3)]
     lost, recorded, fresh = (str(m["ts"]) for m in messages)
     origin = Origin(
-        source="slack", owner="U1", team_id="T1", channel_id="C1", thread_ts=recorded, message_ts=recorded
+        source="slack",
+        owner="slack:T1:U1",
+        team_id="T1",
+        channel_id="C1",
+        thread_ts=recorded,
+        message_ts=recorded,
     )
     await bot.store.create_job(
         ResearchJob("v1_recorded", "topic", "agent", origin, "completed", created_at=long_ago)

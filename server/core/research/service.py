@@ -333,10 +333,15 @@ class ResearchService:
 
     # Last in the class: below it, ``list`` in an annotation would name this method, not the builtin.
     async def list(self, *, viewer: Origin, status: str | None = None, limit: int = 20) -> list[ResearchJob]:
-        if viewer.source == "slack":
+        """The viewer's own runs, newest first."""
+        if viewer.owner is not None:
+            team = viewer.team_id if viewer.source == "slack" else None
             jobs = await self._store.list_jobs(
-                team_id=viewer.team_id, source="slack", status=status, limit=limit * 4
+                owner=viewer.owner, team_id=team, source=viewer.source, status=status, limit=limit
             )
-            return await self._with_usage([j for j in jobs if j.origin.owner == viewer.owner][:limit])
+            return await self._with_usage(jobs)
+        if viewer.source != "mcp":
+            return []
+        # The local user's runs are those with no owner; the store's owner filter cannot say "none".
         jobs = await self._store.list_jobs(source="mcp", status=status, limit=max(limit * 4, 200))
-        return await self._with_usage([j for j in jobs if j.origin.owner == viewer.owner][:limit])
+        return await self._with_usage([j for j in jobs if j.origin.owner is None][:limit])

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .deliveries import DeliveriesMixin
 from .engine import Dialect, create_engine, dialect_of
+from .interactions import InteractionsMixin
 from .jobs import JobsMixin
 from .migrations import apply_migrations
 from .notify import Hub, NotifyMixin, PgListener
@@ -21,9 +22,11 @@ from .webhooks import WebhooksMixin
 log = logging.getLogger(__name__)
 
 
-class Store(JobsMixin, PlansMixin, DeliveriesMixin, SlackMixin, WebhooksMixin, NotifyMixin, UsageMixin):
-    """Jobs, planned jobs' approvals, deliveries, Slack thread memory, event dedupe, webhook deliveries, leases,
-    notifications, usage and limit counters.
+class Store(
+    JobsMixin, PlansMixin, InteractionsMixin, DeliveriesMixin, SlackMixin, WebhooksMixin, NotifyMixin, UsageMixin
+):
+    """Jobs, planned jobs' approvals, interaction owners, deliveries, Slack thread memory, event dedupe, webhook
+    deliveries, leases, notifications, usage and limit counters.
 
     ``sqlite+aiosqlite:///path`` (one process; the directory is created) or ``postgresql+asyncpg://…`` (any
     number of replicas). Open with ``await Store.open(url)``; ``await store.close()`` when done.

@@ -20,6 +20,7 @@ from ..errors import ConflictError, ResearchNotFound
 from .base import TERMINAL, StoreBase
 from .deliveries import new_delivery
 from .engine import skip_locked, utcnow
+from .interactions import new_interactions
 from .schema import jobs, report_images, reports
 from .usage import insert_usage
 
@@ -85,8 +86,8 @@ def _lease_free(now: datetime) -> ColumnElement[bool]:
 
 class JobsMixin(StoreBase):
     async def create_job(self, job: ResearchJob, *, destinations: Iterable[str] = ()) -> None:
-        """Insert a new job and the deliveries of its report, in one transaction: a crash cannot leave a job
-        that nobody would deliver. Raises ``ConflictError`` if a job with this interaction id exists."""
+        """Insert a new job, its owner's record of the id and the deliveries of its report, in one transaction:
+        a crash cannot leave a job that nobody would deliver. Raises ``ConflictError`` if a job with this interaction id exists."""
         now = utcnow()
         origin = job.origin
         values = {
@@ -117,6 +118,9 @@ class JobsMixin(StoreBase):
         try:
             async with self._begin() as conn:
                 await conn.execute(insert(jobs).values(**values))
+                await conn.execute(
+                    new_interactions(self._dialect, [job.interaction_id], origin.owner, "research", now)
+                )
                 for destination in destinations:
                     await conn.execute(new_delivery(self._dialect, job.interaction_id, destination, now))
         except IntegrityError as exc:

@@ -33,7 +33,9 @@ from sqlalchemy import (
     false,
     func,
     insert,
+    literal,
     select,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -158,6 +160,57 @@ def m004_slack_pending_starts(conn: Connection) -> None:
     ).create(conn)
 
 
+def m006_interaction_owners(conn: Connection) -> None:
+    """Owners in namespaces, and every interaction id recorded with its owner.
+
+    Research runs started with the single GEMINI_INTERACTIONS_MCP_TOKEN (owner ``token``) become
+    ``token:_single``'s, which is who that token is now, so they stay readable in single-token mode; a Slack
+    user ``U…`` of team ``T…`` becomes ``slack:T…:U…``; NULL (the local user) stays NULL. The runs are then
+    recorded in ``interactions`` under those owners.
+    """
+    md = MetaData()
+    ts = DateTime(timezone=True)
+    jobs = Table(
+        "jobs",
+        md,
+        Column("interaction_id", String, primary_key=True),
+        Column("source", String, nullable=False),
+        Column("owner", String),
+        Column("team_id", String),
+        Column("created_at", ts, nullable=False),
+    )
+    interactions = Table(
+        "interactions",
+        md,
+        Column("interaction_id", String, primary_key=True),
+        Column("owner", String),
+        Column("kind", String, nullable=False),
+        Column("created_at", ts, nullable=False),
+    )
+    interactions.create(conn)
+    conn.execute(
+        update(jobs)
+        .where(jobs.c.source == "mcp", jobs.c.owner == "token")
+        .values(owner=literal("token:_single"))
+    )
+    conn.execute(
+        update(jobs)
+        .where(
+            jobs.c.source == "slack",
+            jobs.c.owner.is_not(None),
+            jobs.c.team_id.is_not(None),
+            jobs.c.owner.not_like("slack:%"),
+        )
+        .values(owner=literal("slack:") + jobs.c.team_id + literal(":") + jobs.c.owner)
+    )
+    conn.execute(
+        insert(interactions).from_select(
+            ["interaction_id", "owner", "kind", "created_at"],
+            select(jobs.c.interaction_id, jobs.c.owner, literal("research"), jobs.c.created_at),
+        )
+    )
+
+
 def _add_column(conn: Connection, table: str, column: Column[Any]) -> None:
     """``ALTER TABLE … ADD COLUMN`` with the column's type as this engine spells it (same on both engines)."""
     ddl = f"ALTER TABLE {table} ADD COLUMN {column.name} {column.type.compile(dialect=conn.dialect)}"
@@ -245,6 +298,7 @@ MIGRATIONS: list[Migration] = [
     m002_reports,
     m003_report_images,
     m004_slack_pending_starts,
+    m006_interaction_owners,
     m007_research_plans,
     m008_webhook_deliveries,
     m009_usage,

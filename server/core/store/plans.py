@@ -13,6 +13,7 @@ from sqlalchemy import update
 from ..domain import AWAITING_APPROVAL, ResearchJob
 from .base import StoreBase
 from .engine import utcnow
+from .interactions import new_interactions
 from .jobs import to_job, watchable
 from .schema import jobs
 
@@ -91,12 +92,17 @@ class PlansMixin(StoreBase):
             return (await conn.execute(stmt)).first() is not None
 
     async def set_run(self, interaction_id: str, run_id: str) -> bool:
-        """Record the run an approval started. False when the job ended meanwhile (it was cancelled)."""
+        """Record the run an approval started, and the run's id as the job owner's. False when the job ended
+        meanwhile (it was cancelled)."""
+        now = utcnow()
         stmt = (
             update(jobs)
             .where(jobs.c.interaction_id == interaction_id, jobs.c.run_id.is_(None), watchable())
-            .values(run_id=run_id, updated_at=utcnow())
-            .returning(jobs.c.interaction_id)
+            .values(run_id=run_id, updated_at=now)
+            .returning(jobs.c.owner)
         )
         async with self._begin() as conn:
-            return (await conn.execute(stmt)).first() is not None
+            row = (await conn.execute(stmt)).first()
+            if row is not None:
+                await conn.execute(new_interactions(self._dialect, [run_id], row.owner, "research", now))
+        return row is not None

@@ -204,3 +204,14 @@ webhook_deliveries = Table(
     Column("interaction_id", String),  # None for events that name no interaction
     Column("received_at", UTCDateTime, nullable=False),
 )
+
+# Every interaction id we created (answers, images, research runs, each continuation hop) and whose it is: an
+# MCP caller may continue only its own (``server/core/owners.py``). owner NULL: the local user.
+interactions = Table(
+    "interactions",
+    metadata,
+    Column("interaction_id", String, primary_key=True),
+    Column("owner", String),
+    Column("kind", String, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

@@ -60,7 +60,7 @@ async def answer(
             attachments=files,
             previous_interaction_id=previous,
             thinking_level=thinking_level,
-            origin=viewer(),
+            caller=viewer(),
         )
         if result.status == "failed" or (result.error and not result.text):
             raise ToolError(
@@ -115,8 +115,8 @@ async def continue_thread(
     thinking_level: ThinkingLevelArg = None,
 ) -> AskResult:
     """Follow up on an earlier interaction: Gemini remembers that conversation. Works from any earlier
-    interaction id: an answer (ask/continue_thread), an image (generate_image) or a finished research job.
-    Gemini keeps interactions 55 days on a paid key, 1 day on the free tier."""
+    interaction id of yours: an answer (ask/continue_thread), an image (generate_image) or a finished research
+    job. Gemini keeps interactions 55 days on a paid key, 1 day on the free tier."""
     if not interaction_id.strip():  # blank would silently start a new conversation
         raise ToolError(
             "interaction_id is empty: pass the interaction_id that ask, generate_image or start_research "

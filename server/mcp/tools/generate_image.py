@@ -49,7 +49,7 @@ async def generate_image(
             model=model,
             aspect_ratio=aspect_ratio,
             previous_interaction_id=interaction_id,
-            origin=viewer(),
+            caller=viewer(),
         )
         said = result.answer.text.strip()
         if not result.files:

@@ -1,0 +1,125 @@
+"""Sign-in for tests: an identity provider on loopback (discovery document, JWKS, JWTs signed with keys it makes),
+and an ASGI app served in-process on a free loopback port."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import jwt
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from server.core import bind, url_of
+
+START_SECONDS = 20.0
+
+
+class _Server(uvicorn.Server):
+    @contextmanager
+    def capture_signals(self) -> Any:  # the test runner keeps its own signal handlers
+        yield
+
+
+@asynccontextmanager
+async def serving(app: ASGIApp, sock: Any = None, *, lifespan: str = "on") -> AsyncIterator[str]:
+    """Serve ``app`` on ``sock`` (default: a free loopback port) until the block ends; yields its base URL."""
+    sock = sock or bind("127.0.0.1", 0)
+    server = _Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan=lifespan))  # type: ignore[arg-type]  # uvicorn's Literal
+    try:
+        async with anyio.create_task_group() as tg:
+
+            async def serve() -> None:
+                await server.serve(sockets=[sock])
+
+            tg.start_soon(serve)
+            with anyio.fail_after(START_SECONDS):
+                while not server.started:  # noqa: ASYNC110  # uvicorn sets a flag, there is no event to wait on
+                    await anyio.sleep(0.02)
+            try:
+                yield url_of(sock)
+            finally:
+                server.should_exit = True
+    finally:
+        sock.close()
+
+
+@dataclass
+class SigningKey:
+    kid: str
+    private: rsa.RSAPrivateKey = field(
+        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
+
+    def jwk(self) -> dict[str, Any]:
+        public = jwt.algorithms.RSAAlgorithm.to_jwk(self.private.public_key(), as_dict=True)
+        return public | {"kid": self.kid, "alg": "RS256", "use": "sig"}
+
+
+class IdentityProvider:
+    """An OpenID provider's public side: ``/.well-known/openid-configuration`` and ``/jwks.json`` (counted)."""
+
+    def __init__(self) -> None:
+        self.keys = [SigningKey(kid="key-1")]
+        self.jwks_fetches = 0
+        self.issuer = ""  # known once served
+        self.app = Starlette(
+            routes=[
+                Route("/.well-known/openid-configuration", self._discovery),
+                Route("/jwks.json", self._jwks),
+            ]
+        )
+
+    async def _discovery(self, _request: Request) -> JSONResponse:
+        return JSONResponse({"issuer": self.issuer, "jwks_uri": f"{self.issuer}/jwks.json"})
+
+    async def _jwks(self, _request: Request) -> JSONResponse:
+        self.jwks_fetches += 1
+        return JSONResponse({"keys": [key.jwk() for key in self.keys]})
+
+    def rotate(self) -> SigningKey:
+        """A new key, published next to the old ones (as identity providers roll keys)."""
+        key = SigningKey(kid=f"key-{len(self.keys) + 1}")
+        self.keys.append(key)
+        return key
+
+    def token(
+        self,
+        subject: str,
+        audience: str,
+        *,
+        key: SigningKey | None = None,
+        issuer: str | None = None,
+        lifetime: float = 300,
+        **claims: Any,
+    ) -> str:
+        """An access token as the provider issues it; keyword arguments override or add claims."""
+        now = int(time.time())
+        payload = {
+            "iss": self.issuer if issuer is None else issuer,
+            "sub": subject,
+            "aud": audience,
+            "iat": now,
+            "nbf": now,
+            "exp": now + int(lifetime),
+            "jti": uuid.uuid4().hex,
+            "scope": "openid",
+        } | claims
+        key = key or self.keys[0]
+        return jwt.encode(payload, key.private, algorithm="RS256", headers={"kid": key.kid})
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[IdentityProvider]:
+        async with serving(self.app, lifespan="off") as url:
+            self.issuer = url
+            yield self
