@@ -19,14 +19,12 @@ from mcp import Client, MCPError
 from mcp.shared.exceptions import MCPDeprecationWarning
 from pydantic import SecretStr
 
-from server.core import Settings, bind, token_digest, url_of
-from server.mcp.access import NO_ISSUER, AccessError, access_for, bearer_access
+from server.core import Settings, bind
+from server.mcp.access import NO_ISSUER, access_for
 from server.mcp.app import build_server
-from server.mcp.auth import Access, http_security
-from server.mcp.oauth import JwtVerifier
+from server.mcp.auth import http_security
 from server.mcp.routes import http_app
-from server.mcp.tokens import TokenVerifier
-from tests.support.identity import IdentityProvider, SigningKey, serving
+from tests.support.identity import IdentityProvider, SigningKey, serving, tokens_file
 from tests.support.legacy_store import legacy_database
 from tests.support.mcp import MCP_HEADERS, http_client, initialize_request, text_of
 
@@ -37,14 +35,6 @@ BOB = "bob-token-" + "b" * 32
 QUICK = "[emulator:research_seconds=0.2]"
 INITIALIZE = initialize_request("identity-test")
 METADATA = "/.well-known/oauth-protected-resource/mcp"
-
-
-def tokens_file(tmp_path: Path, **tokens: str) -> Path:
-    path = tmp_path / "tokens"
-    path.write_text(
-        "# who may call\n" + "".join(f"{name}: {token_digest(t)}\n" for name, t in tokens.items())
-    )
-    return path
 
 
 @asynccontextmanager
@@ -301,95 +291,3 @@ async def test_legacy_single_token_runs_stay_readable(settings: Settings, mode: 
             status = await client.call_tool("research_status", {"interaction_id": "v1_legacy-token-run"})
     assert [job["interaction_id"] for job in listed.structured_content["jobs"]] == ["v1_legacy-token-run"]
     assert not status.is_error and status.structured_content["status"] == "completed"
-
-
-def access_error(settings: Settings, host: str = "127.0.0.1") -> str:
-    with pytest.raises(AccessError) as raised:
-        access_for(settings, host, 8000)
-    return str(raised.value)
-
-
-def test_settings_that_cannot_be_served_say_what_to_set(settings: Settings, tmp_path: Path) -> None:
-    issuer = "https://idp.example.com/realms/acme"
-    oauth = settings.model_copy(update={"oauth_issuer": issuer})
-    assert "GEMINI_INTERACTIONS_PUBLIC_URL" in access_error(oauth, "0.0.0.0")
-    assert "GEMINI_INTERACTIONS_PUBLIC_URL" in access_error(oauth, "::")
-    assert "not a URL clients can reach" in access_error(
-        oauth.model_copy(update={"public_url": "http://0.0.0.0:8000"})
-    )
-    assert "choose one" in access_error(oauth.model_copy(update={"mcp_token": SecretStr(ALICE)}))
-    assert "https://" in access_error(settings.model_copy(update={"oauth_issuer": "http://idp.example.com"}))
-    missing = settings.model_copy(update={"mcp_tokens_file": tmp_path / "absent"})
-    assert "cannot be read" in access_error(missing)
-    bad = tmp_path / "bad"
-    for text, expected in [
-        ("alice " + "a" * 64, "line 1: expected 'name: <sha256 hex>'"),
-        ("alice: " + "a" * 63, "64 hex digits"),
-        ("_single: " + "a" * 64, "not a usable name"),
-        (f"a: {'a' * 64}\na: {'b' * 64}", "named twice"),
-        (f"a: {'a' * 64}\nb: {'a' * 64}", "same token"),
-        ("# nobody yet\n", "names no token"),
-    ]:
-        bad.write_text(text)
-        assert expected in access_error(settings.model_copy(update={"mcp_tokens_file": bad}))
-
-    # Behind a proxy with a public URL, a wildcard bind is fine; its host is accepted by the rebinding checks.
-    served = access_for(oauth.model_copy(update={"public_url": "https://mcp.example.com"}), "0.0.0.0", 8000)
-    assert isinstance(served, Access)
-    assert str(served.auth.resource_server_url) == "https://mcp.example.com/mcp"
-
-
-async def test_named_and_single_tokens_name_their_owners(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from server.mcp import tokens
-
-    path = tokens_file(tmp_path, alice=ALICE)
-    verifier = bearer_access(BOB, path).verifier
-    assert isinstance(verifier, TokenVerifier)
-    assert verifier.owner_of(ALICE) == "token:alice" and verifier.owner_of(BOB) == "token:_single"
-    assert verifier.owner_of("alice") is None and verifier.owner_of("") is None
-
-    # The file is read again when it changes: a new person works and a removed one no longer does, no restart.
-    monkeypatch.setattr(tokens, "RELOAD_CHECK_SECONDS", 0.0)
-    carol = "carol-token-" + "c" * 32
-    path.write_text(f"carol: {token_digest(carol)}\n")
-    assert verifier.owner_of(carol) == "token:carol" and verifier.owner_of(ALICE) is None
-    path.write_text("carol: not-a-hash\n")  # a broken edit keeps the tokens read before
-    assert verifier.owner_of(carol) == "token:carol"
-
-
-async def test_keys_are_cached_and_fetched_again_for_a_new_key() -> None:
-    async with IdentityProvider().running() as idp:
-        audience = "https://mcp.example.com/mcp"
-        verifier = JwtVerifier(idp.issuer, audience, refresh_cooldown=0)
-        for subject in ("a", "b", "c"):
-            token = await verifier.verify_token(idp.token(subject, audience))
-            assert token is not None and token.owner == f"oidc:{idp.issuer}#{subject}"
-        assert idp.jwks_fetches == 1
-        rolled = idp.rotate()
-        assert await verifier.verify_token(idp.token("d", audience, key=rolled)) is not None
-        assert idp.jwks_fetches == 2
-        assert await verifier.verify_token(idp.token("e", audience)) is not None  # the old key still works
-        assert idp.jwks_fetches == 2
-
-        slow = JwtVerifier(
-            idp.issuer, audience
-        )  # with the default cooldown, unknown kids cannot hammer the IdP
-        assert await slow.verify_token(idp.token("f", audience)) is not None
-        fetched = idp.jwks_fetches
-        for n in range(5):
-            assert await slow.verify_token(idp.token("g", audience, key=SigningKey(kid=f"bogus-{n}"))) is None
-        assert idp.jwks_fetches == fetched
-
-
-async def test_an_unreachable_identity_provider_refuses_tokens_and_says_why(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    sock = bind("127.0.0.1", 0)
-    issuer = url_of(sock)
-    sock.close()  # nothing listens there
-    verifier = JwtVerifier(issuer, "https://mcp.example.com/mcp")
-    with anyio.fail_after(30):
-        assert await verifier.verify_token("a.b.c") is None
-    assert "GEMINI_INTERACTIONS_OAUTH_ISSUER" in caplog.text

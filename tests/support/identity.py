@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -20,7 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from server.core import bind, url_of
+from server.core import bind, token_digest, url_of
 
 START_SECONDS = 20.0
 
@@ -123,3 +124,11 @@ class IdentityProvider:
         async with serving(self.app, lifespan="off") as url:
             self.issuer = url
             yield self
+
+
+def tokens_file(tmp_path: Path, **tokens: str) -> Path:
+    path = tmp_path / "tokens"
+    path.write_text(
+        "# who may call\n" + "".join(f"{name}: {token_digest(t)}\n" for name, t in tokens.items())
+    )
+    return path
