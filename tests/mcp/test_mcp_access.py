@@ -109,6 +109,15 @@ async def test_keys_are_cached_and_fetched_again_for_a_new_key() -> None:
         assert idp.jwks_fetches == fetched
 
 
+async def test_a_jwks_url_given_needs_no_discovery_document() -> None:
+    async with IdentityProvider().running() as idp:
+        issuer, audience = "https://sso.example.com/realms/acme", "https://mcp.example.com/mcp"
+        verifier = JwtVerifier(issuer, audience, jwks_url=f"{idp.issuer}/jwks.json")
+        accepted = await verifier.verify_token(idp.token("frank", audience, issuer=issuer))
+    assert accepted is not None and accepted.owner == f"oidc:{issuer}#frank"
+    assert accepted.subject == "frank" and accepted.resource == audience
+
+
 async def test_an_unreachable_identity_provider_refuses_tokens_and_says_why(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

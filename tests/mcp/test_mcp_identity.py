@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 import httpx
+import jwt
 import pytest
 from mcp import Client, MCPError
 from mcp.shared.exceptions import MCPDeprecationWarning
@@ -212,6 +213,12 @@ async def test_jwts_that_are_not_for_us_get_401(oauth_server: tuple[IdentityProv
         "wrongly signed": idp.token("carol", audience, key=stranger),
         "unknown key": idp.token("carol", audience, key=SigningKey(kid="key-unknown")),
         "no subject": idp.token("", audience),
+        "shared secret": jwt.encode(
+            idp.claims("carol", audience), "s" * 32, algorithm="HS256", headers={"kid": "key-1"}
+        ),
+        "unsigned": jwt.encode(
+            idp.claims("carol", audience), "", algorithm="none", headers={"kid": "key-1"}
+        ),
     }
     statuses = {name: (await post_initialize(base, token)).status_code for name, token in tokens.items()}
     assert statuses == {name: 200 if name == "valid" else 401 for name in tokens}

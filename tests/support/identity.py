@@ -94,19 +94,18 @@ class IdentityProvider:
         self.keys.append(key)
         return key
 
-    def token(
-        self,
-        subject: str,
-        audience: str,
-        *,
-        key: SigningKey | None = None,
-        issuer: str | None = None,
-        lifetime: float = 300,
-        **claims: Any,
-    ) -> str:
+    def token(self, subject: str, audience: str, *, key: SigningKey | None = None, **claims: Any) -> str:
         """An access token as the provider issues it; keyword arguments override or add claims."""
+        key = key or self.keys[0]
+        return jwt.encode(
+            self.claims(subject, audience, **claims), key.private, algorithm="RS256", headers={"kid": key.kid}
+        )
+
+    def claims(
+        self, subject: str, audience: str, *, issuer: str | None = None, lifetime: float = 300, **claims: Any
+    ) -> dict[str, Any]:
         now = int(time.time())
-        payload = {
+        return {
             "iss": self.issuer if issuer is None else issuer,
             "sub": subject,
             "aud": audience,
@@ -116,8 +115,6 @@ class IdentityProvider:
             "jti": uuid.uuid4().hex,
             "scope": "openid",
         } | claims
-        key = key or self.keys[0]
-        return jwt.encode(payload, key.private, algorithm="RS256", headers={"kid": key.kid})
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[IdentityProvider]:
