@@ -4,8 +4,8 @@ image and the earlier versions of its thread.
     image://{interaction_id}        JSON: prompt, the interaction it refined (previous_interaction_id), images
     image://{interaction_id}/{n}    image n (from 1), full size, as PNG
 
-Each read is one Gemini read of the interaction (no tokens are spent), through ``core.image_interaction``, and
-only of the caller's own interactions: another owner's id answers as an unknown one.
+Each read is one Gemini read of the interaction (no tokens are spent), through ``core.image_interaction``,
+and only of the caller's own interactions: another owner's id answers as an unknown one.
 """
 
 import json

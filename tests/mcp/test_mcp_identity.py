@@ -87,12 +87,20 @@ async def watch_error(client: Client, iid: str, mode: str) -> str:
 
 async def refusals(client: Client, mode: str, answer: str, image: str, research: str) -> dict[str, str]:
     """What a caller hears for each kind of id: every answer with the id itself blanked out."""
-    try:
-        await client.read_resource(f"research://{research}")
-        read = "read"
-    except MCPError as exc:
-        read = str(exc).replace(research, "<id>")
-    return {
+    reads = {
+        "read": f"research://{research}",
+        "read chart": f"research://{research}/images/1",
+        "read image": f"image://{image}",
+        "read image file": f"image://{image}/1",
+    }
+    read: dict[str, str] = {}
+    for what, uri in reads.items():
+        try:
+            await client.read_resource(uri)
+            read[what] = "read"
+        except MCPError as exc:
+            read[what] = str(exc).replace(research, "<id>").replace(image, "<id>")
+    return read | {
         "continue answer": await error_of(
             client, "continue_thread", {"interaction_id": answer, "prompt": "Go on"}
         ),
@@ -110,7 +118,6 @@ async def refusals(client: Client, mode: str, answer: str, image: str, research:
         ),
         "status": await error_of(client, "research_status", {"interaction_id": research}),
         "cancel": await error_of(client, "cancel_research", {"interaction_id": research}),
-        "read": read,
         "watch": await watch_error(client, research, mode),
     }
 
@@ -146,6 +153,7 @@ async def test_two_named_tokens_cannot_use_each_others_ids(
                     ),
                 }
                 report = await alice.read_resource(f"research://{research}")
+                drawn = await alice.read_resource(f"image://{image}/1")
                 alices = await alice.call_tool("list_research", {})
             async with http_client(url, BOB, mode) as bob:
                 theirs = await refusals(bob, mode, answer, image, research)
@@ -158,7 +166,7 @@ async def test_two_named_tokens_cannot_use_each_others_ids(
                 ).structured_content
                 await alice.call_tool("cancel_research", {"interaction_id": stuck})
     assert not any(result.is_error for result in own.values()), {k: text_of(v) for k, v in own.items()}
-    assert report.contents[0].text.startswith("# ")
+    assert report.contents[0].text.startswith("# ") and drawn.contents[0].mime_type == "image/png"
     assert {job["interaction_id"] for job in alices.structured_content["jobs"]} == {research, stuck}
     # Bob hears exactly what he hears for ids nobody created: nothing tells him Alice's exist.
     assert theirs == unknown
@@ -216,9 +224,7 @@ async def test_jwts_that_are_not_for_us_get_401(oauth_server: tuple[IdentityProv
         "shared secret": jwt.encode(
             idp.claims("carol", audience), "s" * 32, algorithm="HS256", headers={"kid": "key-1"}
         ),
-        "unsigned": jwt.encode(
-            idp.claims("carol", audience), "", algorithm="none", headers={"kid": "key-1"}
-        ),
+        "unsigned": jwt.encode(idp.claims("carol", audience), "", algorithm="none", headers={"kid": "key-1"}),
     }
     statuses = {name: (await post_initialize(base, token)).status_code for name, token in tokens.items()}
     assert statuses == {name: 200 if name == "valid" else 401 for name in tokens}
