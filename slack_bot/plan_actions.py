@@ -34,7 +34,7 @@ async def _own_job(
     except ResearchNotFound:
         await reply(not_found_text(job_id))
         return None
-    if job.origin.owner != user_id:
+    if job.origin.slack_user != user_id:
         await reply(only_starter(job, verb))
         return None
     return job

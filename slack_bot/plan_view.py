@@ -143,7 +143,7 @@ def changes_from(job: ResearchJob, brief: str) -> str | None:
 
 
 def only_starter(job: ResearchJob, verb: str) -> str:
-    who = f"<@{job.origin.owner}>" if job.origin.owner else "the person who started it"
+    who = f"<@{job.origin.slack_user}>" if job.origin.slack_user else "the person who started it"
     return f":no_entry: Only {who} can {verb} this plan."
 
 

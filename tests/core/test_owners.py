@@ -54,3 +54,21 @@ async def test_every_hop_is_recorded_and_only_its_owner_continues(
     assert refused_requests == 0  # refused before Gemini is asked: nothing is spent on them
     # The local user (stdio) continues as before, and its ids are recorded without an owner.
     assert local.text and local_record is not None and local_record.owner is None
+
+
+async def test_a_planned_jobs_run_is_its_owners_too(core_for: CoreFactory, emu: Emulator) -> None:
+    from tests.core.test_research import wait_terminal
+    from tests.core.test_research_plans import QUICK, wait_status
+
+    async with core_for() as core:
+        job = await core.research.start(f"Wind lidar {QUICK}", origin=ALICE, plan_first=True)
+        await wait_status(core, job.interaction_id, "awaiting_approval")
+        await core.research.approve(job.interaction_id, viewer=ALICE)
+        done = await wait_terminal(core, job.interaction_id)
+        assert done.run_id
+        for iid in (job.interaction_id, done.run_id):
+            assert (await core.ask("Summarise it", previous_interaction_id=iid, caller=ALICE)).text
+            with pytest.raises(NotFound):
+                await core.ask("Summarise it", previous_interaction_id=iid, caller=BOB)
+        run = await core.store.interaction_owner(done.run_id)
+    assert run is not None and (run.owner, run.kind) == ("token:alice", "research")

@@ -189,7 +189,7 @@ async def test_follow_ups_on_the_jobs_id_continue_from_its_run(core_for: CoreFac
         await wait_status(core, job.interaction_id, "awaiting_approval")
         await core.research.approve(job.interaction_id, viewer=MCP)
         await wait_terminal(core, job.interaction_id)
-        answer = await core.ask("Summarise it", previous_interaction_id=job.interaction_id)
+        answer = await core.ask("Summarise it", previous_interaction_id=job.interaction_id, caller=MCP)
     # From the run: the brief and the approval are two earlier turns (from the plan alone it would be one).
     assert "This conversation has 2 earlier turns; it began with: 'Wind lidar" in answer.text
 
