@@ -60,7 +60,9 @@ async def answer_in_place(
 ) -> None:
     """Ask Gemini and answer through the command's response_url: at most 3 messages, the last with the note."""
     try:
-        result = await bot.core.ask(question)
+        result = await bot.core.ask(
+            question, caller=bot.viewer(command.get("team_id"), command.get("user_id"))
+        )
     except GeminiInteractionsError as exc:
         await respond(text=neutralise(f":warning: {exc}"), response_type="ephemeral")
         return

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from server.emulator import EmulatorHandle
+from slack_bot.bot import SlackBot
 from tests.fakes.slack_api import FakeSlack
 from tests.support.slack import SignedSlack, mention, user_message
 
@@ -21,11 +22,14 @@ async def _responses(slack: FakeSlack, count: int) -> list[dict[str, object]]:
 
 
 async def test_gemini_in_a_dm_between_two_people_answers_through_the_response_url(
-    signed: SignedSlack, slack: FakeSlack
+    signed: SignedSlack, slack: FakeSlack, emulator: EmulatorHandle, bot: SlackBot
 ) -> None:
     slack.add_channel("D2", kind="im", member=False)  # Ada and Grace's DM: no app can be added to it
     await signed.command("What is a TPU?", channel_id="D2")
     [answer] = await _responses(slack, 1)
+    [answer_id] = emulator.emulator.interaction_ids()
+    record = await bot.core.store.interaction_owner(answer_id)
+    assert record is not None and record.owner == "slack:T1:U1"  # the asker's, as in a thread
     [refused] = slack.calls_to("chat.postMessage")
     assert refused.response["error"] == "channel_not_found"
     assert answer["response_type"] == "in_channel"

@@ -39,7 +39,7 @@ from tests.support.slack import start_research as _start
 pytestmark = pytest.mark.anyio
 
 QUICK = "[emulator:research_seconds=0.5][emulator:plan_seconds=0.1]"
-U1 = Origin(source="slack", owner="U1", team_id="T1")
+U1 = Origin(source="slack", owner="slack:T1:U1", team_id="T1")
 
 
 def plan_buttons(message: dict[str, Any]) -> list[str]:
@@ -283,7 +283,14 @@ def test_the_plan_message_and_modal_stay_within_slacks_limits() -> None:
         "v1_plan",
         "x" * 5000,
         "deep-research-preview-04-2026",
-        Origin(source="slack", owner="U1", team_id="T1", channel_id="C1", thread_ts="1.0", message_ts="1.0"),
+        Origin(
+            source="slack",
+            owner="slack:T1:U1",
+            team_id="T1",
+            channel_id="C1",
+            thread_ts="1.0",
+            message_ts="1.0",
+        ),
         status="awaiting_approval",
         plan_first=True,
         plan="## Plan\n" + "1. a <step> & more\n" * 2000,
