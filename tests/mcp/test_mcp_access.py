@@ -10,6 +10,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+from mcp.types import CallToolResult
 from pydantic import SecretStr
 
 from server.core import Settings, bind, token_digest, url_of
@@ -19,7 +20,7 @@ from server.mcp.oauth import JwtVerifier
 from server.mcp.tokens import TokenVerifier
 from tests.support.env import REPO, SCRIPTS, TEST_KEY, free_port, host_env
 from tests.support.identity import IdentityProvider, SigningKey, tokens_file
-from tests.support.mcp import MCP_HEADERS, initialize_request, server_command
+from tests.support.mcp import MCP_HEADERS, http_client, initialize_request, server_command, text_of
 from tests.support.processes import mcp_http_process
 
 pytestmark = pytest.mark.anyio
@@ -130,31 +131,97 @@ async def test_an_unreachable_identity_provider_refuses_tokens_and_says_why(
     assert "GEMINI_INTERACTIONS_OAUTH_ISSUER" in caplog.text
 
 
-def test_the_command_serves_named_tokens_made_by_token_hash(emulator: Any, tmp_path: Path) -> None:
-    """End to end as an operator does it: token-hash, the line into the file, the server started on it."""
+def make_token(name: str) -> tuple[str, str]:
+    """``gemini-interactions-admin token-hash <name>`` as an operator runs it: (the plain token, the file line)."""
     made = subprocess.run(
-        [str(SCRIPTS / "gemini-interactions-admin"), "token-hash", "erin"],
+        [str(SCRIPTS / "gemini-interactions-admin"), "token-hash", name],
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     )
     announced, line = made.stdout.strip().splitlines()
-    token = announced.rsplit(": ", 1)[1]
+    return announced.rsplit(": ", 1)[1], line
+
+
+async def post_initialize(url: str, token: str) -> httpx.Response:
+    async with httpx.AsyncClient(timeout=20) as client:
+        return await client.post(
+            url, json=INITIALIZE, headers=MCP_HEADERS | {"Authorization": f"Bearer {token}"}
+        )
+
+
+async def continue_as(url: str, token: str, answer: str) -> CallToolResult:
+    async with http_client(url, token) as client:
+        return await client.call_tool("continue_thread", {"interaction_id": answer, "prompt": "Go on"})
+
+
+async def ask_as(url: str, token: str) -> str:
+    async with http_client(url, token) as client:
+        result = await client.call_tool("ask", {"prompt": "What is a tide?"})
+    assert result.structured_content is not None, text_of(result)
+    return str(result.structured_content["interaction_id"])
+
+
+async def test_the_command_serves_named_tokens_made_by_token_hash(emulator: Any, tmp_path: Path) -> None:
+    """End to end as an operator does it: token-hash per person, the lines into the file, the server started on
+    it; each person's ids are their own."""
+    (erin, erins_line), (frank, franks_line) = make_token("erin"), make_token("frank")
     path = tmp_path / "tokens"
-    path.write_text(line + "\n")
+    path.write_text(f"{erins_line}\n{franks_line}\n")
     env = host_env(
         GEMINI_API_KEY=TEST_KEY,
         GOOGLE_GEMINI_BASE_URL=emulator.url,
         GEMINI_INTERACTIONS_DATA_DIR=str(tmp_path / "data"),
         GEMINI_INTERACTIONS_MCP_TOKENS_FILE=str(path),
     )
-    with mcp_http_process(env, tmp_path / "server.log") as server:
-        post = lambda auth: httpx.post(server.url, json=INITIALIZE, headers=MCP_HEADERS | auth, timeout=10)  # noqa: E731
-        assert post({"Authorization": f"Bearer {token}"}).status_code == 200
-        assert post({"Authorization": f"Bearer {token[:-1]}x"}).status_code == 401
+    with mcp_http_process(env, tmp_path / "server.log") as server, anyio.fail_after(120):
+        wrong = await post_initialize(server.url, f"{erin[:-1]}x")
+        answer = await ask_as(server.url, erin)
+        franks = await continue_as(server.url, frank, answer)
+        erins = await continue_as(server.url, erin, answer)
+    assert wrong.status_code == 401
+    assert franks.is_error and "of yours is known here" in text_of(franks)
+    assert not erins.is_error, text_of(erins)
     assert "HTTP callers sign in with named tokens" in server.output()
-    assert token not in server.output()
+    assert erin not in server.output() and frank not in server.output()
+
+
+async def test_the_command_serves_oauth_access_tokens(emulator: Any, tmp_path: Path) -> None:
+    """End to end with GEMINI_INTERACTIONS_OAUTH_ISSUER: the provider's JWTs for this server sign in, others get
+    401, the metadata names the issuer, and each subject's ids are their own."""
+    async with IdentityProvider().running() as idp:
+        env = host_env(
+            GEMINI_API_KEY=TEST_KEY,
+            GOOGLE_GEMINI_BASE_URL=emulator.url,
+            GEMINI_INTERACTIONS_DATA_DIR=str(tmp_path / "data"),
+            GEMINI_INTERACTIONS_OAUTH_ISSUER=idp.issuer,
+        )
+        with mcp_http_process(env, tmp_path / "server.log") as server, anyio.fail_after(120):
+            base = server.url.removesuffix("/mcp")
+            carol, dave = idp.token("carol", server.url), idp.token("dave", server.url)
+            refused = {
+                "wrong audience": await post_initialize(server.url, idp.token("carol", f"{base}/other")),
+                "expired": await post_initialize(server.url, idp.token("carol", server.url, lifetime=-120)),
+                "wrongly signed": await post_initialize(
+                    server.url, idp.token("carol", server.url, key=SigningKey(kid="key-1"))
+                ),
+            }
+            async with httpx.AsyncClient(timeout=20) as client:
+                metadata = (await client.get(f"{base}/.well-known/oauth-protected-resource/mcp")).json()
+            answer = await ask_as(server.url, carol)
+            daves = await continue_as(server.url, dave, answer)
+            carols = await continue_as(server.url, carol, answer)
+    assert {what: r.status_code for what, r in refused.items()} == dict.fromkeys(refused, 401)
+    assert (
+        f'resource_metadata="{base}/.well-known/oauth-protected-resource/mcp"'
+        in (refused["expired"].headers["www-authenticate"])
+    )
+    assert metadata["resource"] == server.url and metadata["authorization_servers"] == [idp.issuer]
+    assert daves.is_error and "of yours is known here" in text_of(daves)
+    assert not carols.is_error, text_of(carols)
+    assert f"HTTP callers sign in with OAuth access tokens from {idp.issuer}" in server.output()
+    assert carol not in server.output()
 
 
 @pytest.mark.parametrize(

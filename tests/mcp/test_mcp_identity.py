@@ -85,7 +85,9 @@ async def watch_error(client: Client, iid: str, mode: str) -> str:
     return str(refused.value).replace(iid, "<id>")
 
 
-async def refusals(client: Client, mode: str, answer: str, image: str, research: str) -> dict[str, str]:
+async def refusals(
+    client: Client, mode: str, answer: str, image: str, research: str, plan: str
+) -> dict[str, str]:
     """What a caller hears for each kind of id: every answer with the id itself blanked out."""
     reads = {
         "read": f"research://{research}",
@@ -118,6 +120,7 @@ async def refusals(client: Client, mode: str, answer: str, image: str, research:
         ),
         "status": await error_of(client, "research_status", {"interaction_id": research}),
         "cancel": await error_of(client, "cancel_research", {"interaction_id": research}),
+        "approve": await error_of(client, "approve_research", {"interaction_id": plan}),
         "watch": await watch_error(client, research, mode),
     }
 
@@ -140,7 +143,12 @@ async def test_two_named_tokens_cannot_use_each_others_ids(
                 research = started.structured_content["interaction_id"]
                 running = await alice.call_tool("start_research", {"prompt": "Stuck [emulator:stuck]"})
                 stuck = running.structured_content["interaction_id"]
+                planned = await alice.call_tool(
+                    "start_research", {"prompt": f"Kelp forests {QUICK}", "plan_first": True}
+                )
+                plan = planned.structured_content["interaction_id"]
                 assert (await finished(alice, research))["status"] == "completed"
+                assert (await finished(alice, plan))["status"] == "awaiting_approval"
                 own = {
                     "continue answer": await alice.call_tool(
                         "continue_thread", {"interaction_id": answer, "prompt": "And the moon?"}
@@ -156,8 +164,10 @@ async def test_two_named_tokens_cannot_use_each_others_ids(
                 drawn = await alice.read_resource(f"image://{image}/1")
                 alices = await alice.call_tool("list_research", {})
             async with http_client(url, BOB, mode) as bob:
-                theirs = await refusals(bob, mode, answer, image, research)
-                unknown = await refusals(bob, mode, "v1_made-up-1", "v1_made-up-2", "v1_made-up-3")
+                theirs = await refusals(bob, mode, answer, image, research, plan)
+                unknown = await refusals(
+                    bob, mode, "v1_made-up-1", "v1_made-up-2", "v1_made-up-3", "v1_made-up-4"
+                )
                 cancel_running = await error_of(bob, "cancel_research", {"interaction_id": stuck})
                 bobs = await bob.call_tool("list_research", {})
             async with http_client(url, ALICE, mode) as alice:
@@ -165,14 +175,19 @@ async def test_two_named_tokens_cannot_use_each_others_ids(
                     await alice.call_tool("research_status", {"interaction_id": stuck})
                 ).structured_content
                 await alice.call_tool("cancel_research", {"interaction_id": stuck})
+                approved = await alice.call_tool("approve_research", {"interaction_id": plan})
+                ran = await finished(alice, plan)
     assert not any(result.is_error for result in own.values()), {k: text_of(v) for k, v in own.items()}
     assert report.contents[0].text.startswith("# ") and drawn.contents[0].mime_type == "image/png"
-    assert {job["interaction_id"] for job in alices.structured_content["jobs"]} == {research, stuck}
+    assert {job["interaction_id"] for job in alices.structured_content["jobs"]} == {research, stuck, plan}
     # Bob hears exactly what he hears for ids nobody created: nothing tells him Alice's exist.
     assert theirs == unknown
     assert "of yours is known here" in theirs["continue answer"] and "No research run" in theirs["status"]
     assert "No research run" in cancel_running and still["status"] == "in_progress"
     assert bobs.structured_content["jobs"] == []
+    # Bob's approve_research ran nothing: the plan still waited for Alice, whose approval runs it.
+    assert not approved.is_error, text_of(approved)
+    assert ran["status"] == "completed"
 
 
 async def test_a_token_name_and_an_oauth_subject_are_different_people(
