@@ -62,9 +62,11 @@ async def test_a_planned_jobs_run_is_its_owners_too(core_for: CoreFactory, emu: 
 
     async with core_for() as core:
         job = await core.research.start(f"Wind lidar {QUICK}", origin=ALICE, plan_first=True)
-        await wait_status(core, job.interaction_id, "awaiting_approval")
+        await wait_status(core, job.interaction_id, "awaiting_approval", viewer=ALICE)
+        with pytest.raises(NotFound):
+            await core.research.approve(job.interaction_id, viewer=BOB)
         await core.research.approve(job.interaction_id, viewer=ALICE)
-        done = await wait_terminal(core, job.interaction_id)
+        done = await wait_terminal(core, job.interaction_id, viewer=ALICE)
         assert done.run_id
         for iid in (job.interaction_id, done.run_id):
             assert (await core.ask("Summarise it", previous_interaction_id=iid, caller=ALICE)).text

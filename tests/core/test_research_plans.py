@@ -24,10 +24,12 @@ QUICK = "[emulator:research_seconds=0.3][emulator:plan_seconds=0.1]"
 CoreFactory = Callable[..., AbstractAsyncContextManager[Core]]
 
 
-async def wait_status(core: Core, job_id: str, status: str, *, seconds: float = 20.0) -> ResearchJob:
+async def wait_status(
+    core: Core, job_id: str, status: str, *, viewer: Origin = MCP, seconds: float = 20.0
+) -> ResearchJob:
     with anyio.fail_after(seconds):
         while True:
-            job = await core.research.get(job_id, viewer=MCP)
+            job = await core.research.get(job_id, viewer=viewer)
             if job.status == status:
                 return job
             assert not job.terminal, f"{job_id} ended {job.status} ({job.error}) instead of {status}"
