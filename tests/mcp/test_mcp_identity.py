@@ -25,9 +25,10 @@ from server.mcp.access import NO_ISSUER, access_for
 from server.mcp.app import build_server
 from server.mcp.auth import http_security
 from server.mcp.routes import http_app
-from tests.support.identity import IdentityProvider, SigningKey, serving, tokens_file
+from tests.support.identity import IdentityProvider, SigningKey, tokens_file
 from tests.support.legacy_store import legacy_database
 from tests.support.mcp import MCP_HEADERS, http_client, initialize_request, text_of
+from tests.support.serving import serving
 
 pytestmark = pytest.mark.anyio
 
@@ -47,7 +48,9 @@ async def mcp_over_http(settings: Settings) -> AsyncIterator[str]:
     access = access_for(settings, "127.0.0.1", port)
     security = http_security("127.0.0.1", port, access)
     server = build_server(settings, transport="http", security=security)
-    async with serving(http_app(server, host="127.0.0.1", security=security), sock) as base:
+    async with serving(
+        http_app(server, host="127.0.0.1", security=security, settings=settings), sock
+    ) as base:
         yield base
 
 

@@ -1,58 +1,25 @@
 """Sign-in for tests: an identity provider on loopback (discovery document, JWKS, JWTs signed with keys it makes),
-and an ASGI app served in-process on a free loopback port."""
+and a tokens file."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import anyio
 import jwt
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
-from server.core import bind, token_digest, url_of
-
-START_SECONDS = 20.0
-
-
-class _Server(uvicorn.Server):
-    @contextmanager
-    def capture_signals(self) -> Any:  # the test runner keeps its own signal handlers
-        yield
-
-
-@asynccontextmanager
-async def serving(app: ASGIApp, sock: Any = None, *, lifespan: str = "on") -> AsyncIterator[str]:
-    """Serve ``app`` on ``sock`` (default: a free loopback port) until the block ends; yields its base URL."""
-    sock = sock or bind("127.0.0.1", 0)
-    server = _Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan=lifespan))  # type: ignore[arg-type]  # uvicorn's Literal
-    try:
-        async with anyio.create_task_group() as tg:
-
-            async def serve() -> None:
-                await server.serve(sockets=[sock])
-
-            tg.start_soon(serve)
-            with anyio.fail_after(START_SECONDS):
-                while not server.started:  # noqa: ASYNC110  # uvicorn sets a flag, there is no event to wait on
-                    await anyio.sleep(0.02)
-            try:
-                yield url_of(sock)
-            finally:
-                server.should_exit = True
-    finally:
-        sock.close()
+from server.core import token_digest
+from tests.support.serving import loopback_socket, serving
 
 
 @dataclass
@@ -118,7 +85,7 @@ class IdentityProvider:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[IdentityProvider]:
-        async with serving(self.app, lifespan="off") as url:
+        async with serving(self.app, loopback_socket()) as url:
             self.issuer = url
             yield self
 
