@@ -4,7 +4,7 @@ keeps this list honest; the import contract in ``pyproject.toml`` keeps the fron
     from server.core import Core, Origin, Settings
 
     async with Core.running(Settings()) as core:
-        answer = await core.ask("hello")
+        answer = await core.ask("hello", caller=Origin(source="mcp"))
         job = await core.research.start("TPUs", origin=Origin(source="mcp"))
 
 Inside: ``core.py`` (the object the front doors hold), ``gateway.py`` (the one module that imports google.genai),

@@ -1,7 +1,7 @@
 """``Core``: the one object both front doors use. It answers, draws and researches.
 
     async with Core.running(settings) as core:
-        answer = await core.ask("hello")
+        answer = await core.ask("hello", caller=Origin(source="mcp"))
         job = await core.research.start("TPUs", origin=Origin(source="mcp"))
 
 ``Core.running`` returns at once: the store is opened (and unfinished jobs resumed) in the background, so an

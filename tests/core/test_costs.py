@@ -69,12 +69,12 @@ async def test_an_answer_is_recorded_with_its_owner_and_cost(
     core_for: CoreFactory, emu: Emulator, billed_lines: io.StringIO
 ) -> None:
     async with core_for() as core:
-        answer = await core.ask("What is a TPU?", model="gemini-3.8-flash", origin=ALICE)
+        answer = await core.ask("What is a TPU?", model="gemini-3.8-flash", caller=ALICE)
         follow = await core.ask(
             "And a GPU?",
             model="gemini-3.8-flash",
             previous_interaction_id=answer.interaction_id,
-            origin=ALICE,
+            caller=ALICE,
         )
         stored = await core.costs.of([answer.interaction_id, follow.interaction_id])
         people = await core.costs.totals("owner", since=SINCE, until=UNTIL)
@@ -99,7 +99,7 @@ async def test_an_answer_is_recorded_with_its_owner_and_cost(
 
 async def test_a_model_without_a_price_is_recorded_as_unknown(core_for: CoreFactory, emu: Emulator) -> None:
     async with core_for() as core:
-        answer = await core.ask("hello", model="gemini-3.7-flash", origin=ALICE)
+        answer = await core.ask("hello", model="gemini-3.7-flash", caller=ALICE)
         people = await core.costs.totals("owner", since=SINCE, until=UNTIL)
     assert answer.cost is not None and answer.cost.usd is None and "unknown" in answer.cost.basis
     assert people[0].unpriced_calls == 1 and people[0].cost_usd == 0
@@ -107,7 +107,7 @@ async def test_a_model_without_a_price_is_recorded_as_unknown(core_for: CoreFact
 
 async def test_an_image_is_billed_with_its_image_tokens(core_for: CoreFactory, emu: Emulator) -> None:
     async with core_for() as core:
-        result = await core.generate_image("a red kite", model="gemini-3.1-flash-image", origin=ALICE)
+        result = await core.generate_image("a red kite", model="gemini-3.1-flash-image", caller=ALICE)
     usage = result.answer.usage
     assert usage is not None and result.answer.cost is not None
     images = usage.output_by_modality["image"]
@@ -167,11 +167,11 @@ async def test_a_spent_budget_refuses_new_calls_but_lets_a_running_run_finish(
     async with core_for(monthly_budget_usd="0.000001") as core:
         job = await core.research.start(f"long {FAST}", origin=ALICE)
         await core.ask(
-            "spend it", model="gemini-3.8-flash", origin=ALICE
+            "spend it", model="gemini-3.8-flash", caller=ALICE
         )  # checked before: nothing spent yet
         for refused in (
-            core.ask("one more", model="gemini-3.8-flash", origin=ALICE),
-            core.generate_image("a kite", model="gemini-3.1-flash-image", origin=ALICE),
+            core.ask("one more", model="gemini-3.8-flash", caller=ALICE),
+            core.generate_image("a kite", model="gemini-3.1-flash-image", caller=ALICE),
             core.research.start(f"another {FAST}", origin=ALICE),
         ):
             with pytest.raises(LimitReached) as caught:
