@@ -202,7 +202,7 @@ async def test_deliveries_for_runs_we_do_not_know_are_acknowledged_and_ignored(
     settings_for: Callable[..., Settings], emu: Emulator
 ) -> None:
     async with deployment(settings_for) as d:
-        answer = await d.core.ask("hello")  # an interaction, but no research run of ours
+        answer = await d.core.ask("hello", caller=MCP)  # an interaction, but no research run of ours
         await until(lambda: outcomes(emu), what="a delivery")
         assert outcomes(emu) == [200]
         assert await d.core.store.get_job(answer.interaction_id or "") is None

@@ -23,7 +23,14 @@ log = logging.getLogger(__name__)
 
 
 class Store(
-    JobsMixin, PlansMixin, InteractionsMixin, DeliveriesMixin, SlackMixin, WebhooksMixin, NotifyMixin, UsageMixin
+    JobsMixin,
+    PlansMixin,
+    InteractionsMixin,
+    DeliveriesMixin,
+    SlackMixin,
+    WebhooksMixin,
+    NotifyMixin,
+    UsageMixin,
 ):
     """Jobs, planned jobs' approvals, interaction owners, deliveries, Slack thread memory, event dedupe, webhook
     deliveries, leases, notifications, usage and limit counters.
