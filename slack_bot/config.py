@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from server.core import ConfigurationError
 
+from .suggestions import DEFAULT_PROMPTS, prompts_from_env
+
 DEFAULT_API_URL = "https://slack.com/api/"
 
 # Test-only: exit the process right after the report summary is posted and before that is recorded, to prove
@@ -67,9 +69,11 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
+def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     raw = env.get(name, "").strip().lower()
-    if raw in ("", "0", "false", "no", "off"):
+    if not raw:
+        return default
+    if raw in ("0", "false", "no", "off"):
         return False
     if raw in ("1", "true", "yes", "on"):
         return True
@@ -89,6 +93,10 @@ class SlackConfig:
     max_turns: int = 8  # answers / images / research starts prepared at once by this process; the rest queue
     retry_base_seconds: float = 2.0  # first backoff of a failed report delivery (doubles each attempt)
     research_plan_first: bool = False  # SLACK_RESEARCH_PLAN_FIRST: /gemini research proposes a plan first
+    stream_answers: bool = (
+        True  # SLACK_STREAM_ANSWERS: answers stream in (false: posted, then edited as they grow)
+    )
+    suggested_prompts: tuple[dict[str, str], ...] = DEFAULT_PROMPTS  # SLACK_SUGGESTED_PROMPTS
     crash_after_post: bool = False
     # Who may start research: user, user-group and channel ids (SLACK_RESEARCH_ALLOWED); empty: everyone.
     research_allowed: frozenset[str] = field(default_factory=frozenset)
@@ -128,6 +136,8 @@ class SlackConfig:
             sweep_seconds=_seconds(env, "GEMINI_INTERACTIONS_SLACK_SWEEP_SECONDS", 30.0),
             max_turns=_count(env, "GEMINI_INTERACTIONS_SLACK_MAX_TURNS", 8),
             research_plan_first=_flag(env, "SLACK_RESEARCH_PLAN_FIRST"),
+            stream_answers=_flag(env, "SLACK_STREAM_ANSWERS", default=True),
+            suggested_prompts=prompts_from_env(env),
             crash_after_post=env.get(TEST_HOOKS_ENV) == "1" and env.get(CRASH_AFTER_POST_ENV) == "1",
             research_allowed=research_allowed(env.get("SLACK_RESEARCH_ALLOWED")),
         )

@@ -2,6 +2,9 @@
 
 The thread → latest interaction id map lives in our store, so a reply continues the conversation on Gemini's
 side with ``previous_interaction_id``; we never re-read the thread (conversations.replies) to rebuild context.
+
+While Gemini thinks, the thread shows Slack's status with a few ``loading_messages``; the answer then streams in
+(``answer_stream.py``), with the feedback buttons under it.
 """
 
 from __future__ import annotations
@@ -11,13 +14,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from slack_sdk.errors import SlackApiError
 
-from server.core import AttachmentError, GeminiInteractionsError, InteractionExpired
+from server.core import Answer, AttachmentError, GeminiInteractionsError, InteractionExpired, Origin
 
+from .answer_stream import AnswerWriter
 from .connect_files import complete_file_objects
+from .feedback import feedback_blocks
 from .files import fetch_attachments
-from .posting import post_answer, post_images, post_text, set_loading
+from .posting import LOADING_MESSAGES, clear_status, post_answer, post_images, post_text, set_loading
 
 if TYPE_CHECKING:
     from .bot import SlackBot
@@ -49,7 +55,7 @@ async def _loading(bot: SlackBot, turn: Turn, set_status: SetStatus | None) -> N
         await set_loading(bot.client, turn.channel_id, turn.thread_ts)
         return
     try:
-        await set_status(status="is thinking…")
+        await set_status(status="is thinking…", loading_messages=list(LOADING_MESSAGES))
     except SlackApiError as exc:
         log.debug("set_status unavailable here: %s", exc.response.get("error"))
 
@@ -72,30 +78,69 @@ async def answer(bot: SlackBot, turn: Turn, *, set_status: SetStatus | None = No
         return
     previous = await bot.store.get_thread(turn.team_id, turn.channel_id, turn.thread_ts)
     caller = bot.viewer(turn.team_id, turn.user_id)
+    writer = AnswerWriter(
+        client,
+        channel=turn.channel_id,
+        thread_ts=turn.thread_ts,
+        team_id=turn.team_id,
+        user_id=turn.user_id,
+        stream=bot.config.stream_answers,
+    )
     note = ""
     try:
         try:
-            result = await bot.core.ask(
-                text, attachments=attachments, previous_interaction_id=previous, caller=caller
-            )
+            result = await _written(bot, writer, text, attachments, previous, caller)
         except InteractionExpired:
             if not previous:
                 raise
-            result = await bot.core.ask(text, attachments=attachments, caller=caller)
             note = EXPIRED_NOTE + "\n\n"
+            writer.prepend(note)
+            result = await _written(bot, writer, text, attachments, None, caller)
     except GeminiInteractionsError as exc:
-        await post_text(client, turn.channel_id, turn.thread_ts, error_text(exc))
+        await writer.fail(error_text(exc))
         return
-    # Remembered before posting, so that a reply typed the moment the answer appears continues from it.
+    # Remembered before the answer ends, so that a reply typed the moment it appears continues from it.
     await bot.store.set_thread(turn.team_id, turn.channel_id, turn.thread_ts, result.interaction_id)
     ending = f"\n\n_{result.incomplete}_" if result.incomplete else ""
-    await post_answer(client, turn.channel_id, turn.thread_ts, note + result.text + ending)
+    await writer.finish(note + result.text + ending, feedback_blocks(result.interaction_id))
+
+
+async def _written(
+    bot: SlackBot,
+    writer: AnswerWriter,
+    text: str,
+    attachments: list[Any],
+    previous: str | None,
+    caller: Origin,
+) -> Answer:
+    """Gemini's answer, handed to ``writer`` as it is written (sent, paced, by the writer's own task)."""
+    result: Answer | None = None
+    failure: GeminiInteractionsError | None = None
+    writer.open()
+    async with anyio.create_task_group() as group:
+        group.start_soon(writer.run)
+        try:
+            result = await bot.core.ask(
+                text,
+                attachments=attachments,
+                previous_interaction_id=previous,
+                caller=caller,
+                on_piece=writer.feed,
+            )
+        except GeminiInteractionsError as exc:  # raised outside the group, not wrapped in an ExceptionGroup
+            failure = exc
+        finally:
+            writer.close()
+    if failure is not None:
+        raise failure
+    assert result is not None
+    return result
 
 
 async def draw(bot: SlackBot, turn: Turn) -> None:
     """Generate an image (refining the thread's last one, if any) and upload it into the thread."""
     client = bot.client
-    await set_loading(client, turn.channel_id, turn.thread_ts, "is drawing…")
+    await set_loading(client, turn.channel_id, turn.thread_ts, "is drawing…", ("Gemini is drawing…",))
     previous = await bot.store.get_thread(turn.team_id, turn.channel_id, turn.thread_ts)
     try:
         result = await bot.core.generate_image(
@@ -113,3 +158,4 @@ async def draw(bot: SlackBot, turn: Turn) -> None:
         await post_images(client, turn.channel_id, turn.thread_ts, answer_.images, turn.text)
         if answer_.text.strip():
             await post_answer(client, turn.channel_id, turn.thread_ts, answer_.text)
+        await clear_status(client, turn.channel_id, turn.thread_ts)  # an upload does not clear it

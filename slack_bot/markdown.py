@@ -191,3 +191,59 @@ def first_paragraphs(text: str, limit: int) -> str:
         out.append(paragraph.strip())
         size += len(paragraph) + 2
     return "\n\n".join(out)
+
+
+# --------------------------------------------------------------------------- streamed answers
+
+_PARTIAL_ENTITY = re.compile(r"&(?:l|lt|g|gt)?$")
+
+
+def settled(text: str) -> str:
+    """``text`` without a trailing, unfinished ``&lt;`` / ``&gt;`` (a ``<`` or ``>`` neutralised as it was cut),
+    so every streamed chunk holds whole entities."""
+    return _PARTIAL_ENTITY.sub("", text)
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """Where a message that is full ends: at ``at``; ``close`` ends it (a code block open there), ``reopen``
+    starts the next message (the same code block again)."""
+
+    at: int
+    close: str = ""
+    reopen: str = ""
+
+
+def cut_message(text: str, start: int, limit: int) -> Cut:
+    """Where to end the message holding ``text[:limit]`` once ``text`` is longer, at or after ``start`` (what is
+    already shown): the last paragraph break outside a code block, else the last line break, else ``limit``."""
+    window = text[:limit]
+    best = None
+    for match in re.finditer(r"\n\n", window):
+        if match.start() >= start and _open_fence(window[: match.start()]) is None:
+            best = match.start()
+    if best is None:
+        line = window.rfind("\n")
+        best = line if line >= start else max(start, limit)
+    fence = _open_fence(text[:best])
+    if fence is None:
+        return Cut(best)
+    return Cut(best, close="\n" + fence[1], reopen=fence[0] + "\n")
+
+
+def _open_fence(text: str) -> tuple[str, str] | None:
+    """The opening line and marker of the code block still open at the end of ``text``, if one is."""
+    opening: tuple[str, str] | None = None
+    for line in text.split("\n"):
+        match = _FENCE.match(line)
+        if match is None:
+            continue
+        if opening is None:
+            opening = (line.strip(), match.group(1))
+        elif (
+            match.group(1)[0] == opening[1][0]
+            and len(match.group(1)) >= len(opening[1])
+            and not match.group(2).strip()
+        ):
+            opening = None
+    return opening

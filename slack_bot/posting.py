@@ -35,8 +35,15 @@ async def upload_markdown(
     )
 
 
-async def post_answer(client: AsyncWebClient, channel: str, thread_ts: str, text: str) -> list[str]:
-    """An answer in the thread: up to three markdown messages, or a short intro and the whole as a file.
+async def post_answer(
+    client: AsyncWebClient,
+    channel: str,
+    thread_ts: str,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+) -> list[str]:
+    """An answer in the thread: up to three markdown messages, or a short intro and the whole as a file;
+    ``blocks`` (feedback buttons) under the last message.
 
     The messages are cut from the neutralised answer (it can be longer), so that each still fits; a file's
     content is not read for control sequences, so the file holds the answer as Gemini wrote it.
@@ -45,10 +52,11 @@ async def post_answer(client: AsyncWebClient, channel: str, thread_ts: str, text
     posted: list[str] = []
     if plan.parts:
         try:
-            for part in plan.parts:
-                response = await client.chat_postMessage(
-                    channel=channel, thread_ts=thread_ts, **markdown_message(part)
-                )
+            for n, part in enumerate(plan.parts, 1):
+                message = markdown_message(part)
+                if blocks and n == len(plan.parts):
+                    message["blocks"] = [*message["blocks"], *blocks]
+                response = await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
                 posted.append(str(response["ts"]))
             return posted
         except SlackApiError as exc:
@@ -62,9 +70,10 @@ async def post_answer(client: AsyncWebClient, channel: str, thread_ts: str, text
             await upload_markdown(client, channel, thread_ts, text.strip(), filename="answer.md", title=title)
             return posted
     assert plan.intro is not None
-    response = await client.chat_postMessage(
-        channel=channel, thread_ts=thread_ts, **markdown_message(plan.intro)
-    )
+    message = markdown_message(plan.intro)
+    if blocks:
+        message["blocks"] = [*message["blocks"], *blocks]
+    response = await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
     posted.append(str(response["ts"]))
     await upload_markdown(client, channel, thread_ts, text.strip(), filename="answer.md", title="Answer")
     return posted
@@ -85,14 +94,37 @@ async def post_images(
         )
 
 
+# Shown in turn under the status while Gemini works (assistant.threads.setStatus: at most 10).
+LOADING_MESSAGES = (
+    "Reading your message…",
+    "Asking Gemini…",
+    "Gemini is writing…",
+)
+
+
 async def set_loading(
-    client: AsyncWebClient, channel: str, thread_ts: str, status: str = "is thinking…"
+    client: AsyncWebClient,
+    channel: str,
+    thread_ts: str,
+    status: str = "is thinking…",
+    loading_messages: tuple[str, ...] = LOADING_MESSAGES,
 ) -> Any:
     """Slack's loading indicator in a thread (assistant.threads.setStatus); harmless where unsupported."""
     try:
         return await client.assistant_threads_setStatus(
-            channel_id=channel, thread_ts=thread_ts, status=status
+            channel_id=channel,
+            thread_ts=thread_ts,
+            status=status,
+            loading_messages=list(loading_messages) or None,
         )
     except SlackApiError as exc:
         log.debug("setStatus unavailable here: %s", exc.response.get("error"))
         return None
+
+
+async def clear_status(client: AsyncWebClient, channel: str, thread_ts: str) -> None:
+    """Clear the status: a message we post clears it, an uploaded file does not."""
+    try:
+        await client.assistant_threads_setStatus(channel_id=channel, thread_ts=thread_ts, status="")
+    except SlackApiError as exc:
+        log.debug("clearing the status failed: %s", exc.response.get("error"))

@@ -22,7 +22,7 @@ import anyio
 from . import errors, images, owners
 from .costs import Costs
 from .domain import Answer, Attachment, GeneratedImage, Origin, ResearchJob, ToolName
-from .gateway import Gateway
+from .gateway import Gateway, PieceSink
 from .images import SavedImage
 from .limits import check_prompt
 from .models import ThinkingLevel
@@ -222,6 +222,7 @@ class Core:
         previous_interaction_id: str | None = None,
         thinking_level: ThinkingLevel | None = None,
         caller: Origin,
+        on_piece: PieceSink | None = None,
     ) -> Answer:
         """Gemini's whole answer (every continuation hop); ``answer.incomplete`` says if it stopped early.
 
@@ -229,6 +230,8 @@ class Core:
         ``caller`` may continue only its own interactions, and owns the answer's ids (``owners.py``). The call is
         recorded as ``caller``'s, with its estimated cost (``answer.cost``); LimitReached when the monthly budget is
         spent.
+        ``on_piece``: stream the answer, handing its text and tool use (``TextPiece``, ``ToolPiece``) to this
+        callable as Gemini writes them; it must not raise. The answer returned is the same either way.
         """
         prompt = check_prompt(prompt)
         previous = (previous_interaction_id or "").strip() or None
@@ -248,6 +251,7 @@ class Core:
             response_schema=response_schema,
             attachments=attachments,
             previous_interaction_id=await self._thread_of(previous),
+            on_piece=on_piece,
         )
         await self._record(answer, "answer", caller)
         return replace(answer, cost=await self.costs.bill("answer", answer, caller))

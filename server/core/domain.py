@@ -231,6 +231,28 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
+class TextPiece:
+    """Text of a streamed answer as Gemini writes it: the pieces of one answer, joined, are its ``text``."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolPiece:
+    """A tool a streamed answer uses (``tool``: ``google_search``, ``code_execution``, ``url_context``, …):
+    ``in_progress`` when Gemini calls it, ``complete`` when its result is in. ``detail``: the query or the code's
+    first line, when the call carries one."""
+
+    call_id: str
+    tool: str
+    status: Literal["in_progress", "complete"]
+    detail: str | None = None
+
+
+AnswerPiece = TextPiece | ToolPiece
+
+
+@dataclass(frozen=True, slots=True)
 class StreamUpdate:
     """One event of a research stream, reduced to what the watcher needs.
 

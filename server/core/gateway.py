@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -21,7 +21,8 @@ import anyio
 
 from . import continuation, errors
 from .answers import image_uris, to_answer, to_update
-from .domain import Answer, Attachment, StreamUpdate, disposition
+from .domain import Answer, AnswerPiece, Attachment, StreamUpdate, disposition
+from .streamed_answer import HopReader, TextFeed
 from .upstream_errors import Call, clean, read_envelope, to_error
 from .wire import input_parts, json_body, read_capped, sse_data
 
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Where a streamed answer's pieces go as they arrive; it must not raise (a front door keeps its own errors).
+PieceSink = Callable[[AnswerPiece], Awaitable[None]]
 
 MAX_CONNECTIONS = 2000
 WEBHOOK_IDLE_CONNECTIONS = 8
@@ -103,7 +107,10 @@ class Gateway:
         previous_interaction_id: str | None = None,
         thinking_level: str | None = None,
         model_from_argument: bool = False,
+        on_piece: PieceSink | None = None,
     ) -> Answer:
+        """The whole answer. With ``on_piece``, every hop is a streamed create and its text and tool use go to
+        ``on_piece`` as Gemini writes them; the answer returned is the same as without."""
         body: dict[str, Any] = {"model": model, "input": input_parts(prompt, attachments)}
         if system_instruction:
             body["system_instruction"] = system_instruction
@@ -120,7 +127,7 @@ class Gateway:
         if previous_interaction_id:
             body["previous_interaction_id"] = previous_interaction_id
         call = Call("answer", model, model_from_argument, previous_interaction_id)
-        return await self._answer(body, call)
+        return await self._answer(body, call, on_piece)
 
     async def generate_image(
         self,
@@ -144,11 +151,11 @@ class Gateway:
         call = Call("image", model, model_from_argument, previous_interaction_id)
         return await self._answer(body, call)
 
-    async def _answer(self, body: dict[str, Any], call: Call) -> Answer:
+    async def _answer(self, body: dict[str, Any], call: Call, on_piece: PieceSink | None = None) -> Answer:
         """One whole answer: every continuation hop, within one request timeout for all of them."""
         api = self._interactions()
 
-        async def send(hop: dict[str, Any], timeout: float) -> dict[str, Any]:
+        async def create(hop: dict[str, Any], timeout: float) -> dict[str, Any]:
             try:
                 return await json_body(api.with_raw_response.create(**hop, timeout=max(timeout, 0.001)))
             except Exception as exc:
@@ -156,6 +163,7 @@ class Gateway:
 
         budget = self._settings.request_timeout_seconds
         started = time.monotonic()
+        send = create if on_piece is None else self._streamed_hops(api, call, on_piece)
         followed = await continuation.follow(body, send, budget=budget)
         notes = [followed.stopped] if followed.stopped else []
         left = budget - (time.monotonic() - started)
@@ -173,6 +181,38 @@ class Gateway:
             " (incomplete)" if answer.incomplete else "",
         )
         return answer
+
+    def _streamed_hops(self, api: Any, call: Call, on_piece: PieceSink) -> continuation.SendHop:
+        """A ``send`` for :func:`continuation.follow` that streams each hop (one text feed for all of them)."""
+        feed = TextFeed()
+
+        async def send(hop: dict[str, Any], timeout: float) -> dict[str, Any]:
+            reader = HopReader(feed)
+            try:
+                with anyio.fail_after(max(timeout, 0.001)):
+                    async with api.with_streaming_response.create(
+                        **hop, stream=True, timeout=max(timeout, 0.001)
+                    ) as response:
+                        async for data in sse_data(response.iter_lines()):
+                            for piece in reader.read(data):
+                                await on_piece(piece)
+            except TimeoutError:
+                raise errors.UpstreamTimeout(
+                    "Gemini did not finish this answer in time (GEMINI_INTERACTIONS_REQUEST_TIMEOUT_SECONDS). "
+                    "For long work use research, which runs in the background. Try again in a moment."
+                ) from None
+            except errors.GeminiInteractionsError:
+                raise
+            except Exception as exc:
+                raise self.translate(exc, call) from None
+            interaction = reader.interaction()
+            if not interaction.get("id"):
+                raise errors.UpstreamError(
+                    "Gemini's streamed answer ended before it said which interaction it was. Try again."
+                )
+            return interaction
+
+        return send
 
     # -- background research -----------------------------------------------------------------------------
 

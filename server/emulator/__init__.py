@@ -60,6 +60,7 @@ Prompt directives (anywhere in the prompt text, for subprocess tests):
 ``[emulator:chart]``                        add a chart image to the report
 ``[emulator:html]``                         put raw HTML in the report: an ``<img onerror>``, a ``<script>``, a ``javascript:`` link
 ``[emulator:text_delay=2]``                 a text answer takes 2 s (``image_delay`` for images)
+``[emulator:write_seconds=5]``              its text deltas are spread over 5 s (per hop), as a model writes
 ``[emulator:stuck]``                        the job stays ``in_progress`` until cancelled
 ``[emulator:fail]``                         a research job ends ``failed`` after its first round
 ``[emulator:hops=3]``                       a text answer arrives in 3 continuation hops

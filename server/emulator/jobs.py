@@ -65,7 +65,7 @@ async def run_text(emu: Emulator, it: Interaction) -> None:
     req = it.req
     if it.continuation is not None:
         await _sleep(it.continuation.delay)
-        _next_hop(emu, it, it.continuation)
+        await _next_hop(emu, it, it.continuation)
         return
     delay = req.directive_float("text_delay", emu.config.text_delay_seconds)
     await _sleep(delay)
@@ -78,7 +78,7 @@ async def run_text(emu: Emulator, it: Interaction) -> None:
     _thought(it, answer.thought)
     for step in answer.tool_steps:
         it.add_step(step)
-    _text_output(emu, it, parts[0])
+    await _text_output(emu, it, parts[0])
     input_chars = _input_chars(it)
     if len(parts) > 1:
         emu.stop_for_continuation(
@@ -94,10 +94,10 @@ async def run_text(emu: Emulator, it: Interaction) -> None:
     )
 
 
-def _next_hop(emu: Emulator, it: Interaction, pending: hops.Continuation) -> None:
+async def _next_hop(emu: Emulator, it: Interaction, pending: hops.Continuation) -> None:
     """The next part of an answer that stopped at the decode limit."""
     part, rest = pending.parts[0], pending.parts[1:]
-    _text_output(emu, it, part)
+    await _text_output(emu, it, part)
     if rest:
         emu.stop_for_continuation(
             it,
@@ -110,10 +110,16 @@ def _next_hop(emu: Emulator, it: Interaction, pending: hops.Continuation) -> Non
     )
 
 
-def _text_output(emu: Emulator, it: Interaction, part: hops.Part) -> None:
+async def _text_output(emu: Emulator, it: Interaction, part: hops.Part) -> None:
+    """The text in deltas; ``[emulator:write_seconds=5]`` spreads them evenly over 5 s (each hop's), as a
+    model writes a long answer."""
     index = it.start_step({"type": "model_output", "content": []})
     chunk = max(1, emu.config.stream_chunk_chars)
-    for start in range(0, len(part.text), chunk):
+    starts = range(0, len(part.text), chunk)
+    pause = it.req.directive_float("write_seconds", 0.0) / max(1, len(starts))
+    for number, start in enumerate(starts):
+        if number:
+            await _sleep(pause)
         it.delta(index, {"type": "text", "text": part.text[start : start + chunk]})
     if part.annotations:
         it.delta(index, {"type": "text_annotation_delta", "annotations": part.annotations})

@@ -1,4 +1,4 @@
-"""The Cancel button on a "research started" message."""
+"""The Cancel button on a "research started" message, and the feedback buttons under an answer."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from .. import research_runs
+from .. import feedback, research_runs
 from ..render import CANCEL_ACTION
 
 if TYPE_CHECKING:
@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 
 
 def register(app: AsyncApp, bot: SlackBot) -> None:
+    @app.action(feedback.FEEDBACK_ACTION)
+    async def feedback_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        bot.spawn(feedback.record(bot, body, action), name="feedback button")
+
     @app.action(CANCEL_ACTION)
     async def cancel_button(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond

@@ -17,7 +17,9 @@ a test turns it on), Block Kit validation per surface (no markdown block in a Ho
 limits (``chat.update`` over 4,000 characters → ``msg_too_long``, over 12,000 characters of ``markdown`` blocks →
 ``msg_blocks_too_long``), the scopes the app was granted (``missing_scope``; by default the manifest's),
 ``conversations.replies`` with the parent and people's messages in pages, Slack Connect files as stubs that only
-``files.info`` completes, and a ``response_url`` that takes 5 messages. The text of events and commands is escaped
+``files.info`` completes, a ``response_url`` that takes 5 messages, and chat streaming (``chat.startStream`` /
+``appendStream`` / ``stopStream``: recipients outside DMs, a stream written to after it stopped or on a message
+that is not one, ``chat.update`` on a live stream). The text of events and commands is escaped
 as Slack escapes it (``slack_text``). Every call, event and command is also added to ``slack_scopes.SESSION``.
 """
 
@@ -196,6 +198,8 @@ class FakeSlack:
         self.shared_files: dict[str, SharedFile] = {}
         self.responses: list[dict[str, Any]] = []  # bodies POSTed to response_url
         self.usergroups: dict[str, list[str]] = {}  # user group id (S…) → member user ids
+        self.statuses: list[dict[str, Any]] = []  # assistant.threads.setStatus calls accepted, in order
+        self.suggested_prompts: dict[str, dict[str, Any]] = {}  # DM channel → its Messages tab's prompts
         self.envelopes: dict[str, Envelope] = {}
         self.sockets: list[web.WebSocketResponse] = []
         self.socket_connected = asyncio.Event()
@@ -661,10 +665,92 @@ class FakeSlack:
             return {"ok": False, "error": "message_not_found"}
         if message.get("user") != self.bot_user_id:  # "cant_update_message": not the bot's own message
             return {"ok": False, "error": "cant_update_message"}
+        if message.get("streaming"):  # chat.update on a stream still open (docs: chat.startStream)
+            return {"ok": False, "error": "streaming_state_conflict"}
         message["text"] = args.get("text") or ""
         message["blocks"] = _json_arg(args.get("blocks")) or []
         message["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
         return {"ok": True, "channel": args["channel"], "ts": args["ts"], "text": message["text"]}
+
+    # Chat streaming (docs.slack.dev/reference/methods/chat.startStream, chat.appendStream, chat.stopStream):
+    # startStream opens a message as a reply in a thread (thread_ts is required; "streamed messages should
+    # always be replies to a user request"), with recipient_team_id and recipient_user_id "required when
+    # starting a streaming conversation outside of a DM"; markdown_text is limited to 12,000 characters per
+    # call; appendStream and stopStream take the stream's ts and answer message_not_in_streaming_state for a
+    # message that is not an open stream (never one, or stopped: python-slack-sdk#1859); chat.update on an open
+    # stream answers streaming_state_conflict. Chunks: markdown_text, task_update (id, title, status pending |
+    # in_progress | complete | error), plan_update (title).
+
+    def _m_chat_startStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel") or "")
+        if not args.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        error = self._in_conversation(channel) or self._thread_error(channel, args.get("thread_ts"))
+        if error:
+            return {"ok": False, "error": error}
+        if self.channel(channel).kind != "im" and not (
+            args.get("recipient_team_id") and args.get("recipient_user_id")
+        ):
+            return {"ok": False, "error": "invalid_arguments"}
+        if args.get("task_display_mode") not in (None, "timeline", "plan"):
+            return {"ok": False, "error": "invalid_arguments"}
+        text, error = _stream_content(args)
+        if error:
+            return {"ok": False, "error": error}
+        message = {
+            "type": "message",
+            "ts": self._next_ts(),
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "thread_ts": args["thread_ts"],
+            "text": text,
+            "blocks": [],
+            "streaming": True,
+            "stream_calls": 1,
+            "tasks": {},
+            "recipient": (args.get("recipient_team_id"), args.get("recipient_user_id")),
+        }
+        _take_tasks(message, args)
+        self.messages.setdefault(channel, []).append(message)
+        return {"ok": True, "channel": channel, "ts": message["ts"]}
+
+    def _open_stream(self, args: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+        channel = str(args.get("channel") or "")
+        error = self._in_conversation(channel)
+        if error:
+            return None, error
+        try:
+            message = self.message(channel, str(args.get("ts") or ""))
+        except KeyError:
+            return None, "message_not_found"
+        if not message.get("streaming"):
+            return None, "message_not_in_streaming_state"
+        return message, None
+
+    def _m_chat_appendStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        message, error = self._open_stream(args)
+        text, content_error = _stream_content(args)
+        if error or content_error or message is None:
+            return {"ok": False, "error": error or content_error}
+        message["text"] += text
+        message["stream_calls"] += 1
+        _take_tasks(message, args)
+        return {"ok": True, "channel": args["channel"], "ts": message["ts"]}
+
+    def _m_chat_stopStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        message, error = self._open_stream(args)
+        text, content_error = _stream_content(args)
+        blocks = _json_arg(args.get("blocks")) or []
+        if not error and not content_error and blocks:
+            content_error = check_blocks(blocks, "message")
+        if error or content_error or message is None:
+            return {"ok": False, "error": error or content_error}
+        message["text"] += text
+        message["stream_calls"] += 1
+        message["blocks"] = blocks
+        message["streaming"] = False
+        _take_tasks(message, args)
+        return {"ok": True, "channel": args["channel"], "ts": message["ts"], "message": message}
 
     def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         error = self._in_conversation(str(args.get("channel") or "")) or self._check_blocks(args)
@@ -813,11 +899,34 @@ class FakeSlack:
         return {"ok": True, "users": list(self.usergroups[group])}
 
     def _m_assistant_threads_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
+        # docs.slack.dev/reference/methods/assistant.threads.setStatus: loading_messages, up to 10 of them.
         if not args.get("channel_id") or not args.get("thread_ts"):
+            return {"ok": False, "error": "invalid_arguments"}
+        loading = _json_arg(args.get("loading_messages"))
+        if loading is not None and (
+            not isinstance(loading, list) or len(loading) > 10 or not all(isinstance(m, str) for m in loading)
+        ):
             return {"ok": False, "error": "invalid_arguments"}
         error = self._in_conversation(str(args["channel_id"]))
         if error:
             return {"ok": False, "error": error}
+        self.statuses.append(dict(args))
+        return {"ok": True}
+
+    def _m_assistant_threads_setSuggestedPrompts(self, args: dict[str, Any]) -> dict[str, Any]:
+        # docs.slack.dev/reference/methods/assistant.threads.setSuggestedPrompts: prompts (title, message), at
+        # most 4; in the agent view (the Messages tab) without thread_ts, where a thread_ts makes it fail
+        # silently (shared/notes/slack.md, section 0): recorded here, but not as the tab's prompts.
+        prompts = _json_arg(args.get("prompts"))
+        if not args.get("channel_id") or not isinstance(prompts, list) or not 1 <= len(prompts) <= 4:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not all(isinstance(p, dict) and p.get("title") and p.get("message") for p in prompts):
+            return {"ok": False, "error": "invalid_arguments"}
+        error = self._in_conversation(str(args["channel_id"]))
+        if error:
+            return {"ok": False, "error": error}
+        if not args.get("thread_ts"):
+            self.suggested_prompts[str(args["channel_id"])] = {"title": args.get("title"), "prompts": prompts}
         return {"ok": True}
 
 
@@ -828,6 +937,38 @@ TRIGGER_SECONDS = 3.0
 VIEW_TEXT_LIMIT = 24
 PRIVATE_METADATA_LIMIT = 3000
 INPUT_LIMIT = 3000
+
+
+STREAM_TEXT_LIMIT = 12_000  # markdown_text: "Limit this field to 12,000 characters" (per call)
+TASK_STATUSES = frozenset({"pending", "in_progress", "complete", "error"})
+
+
+def _stream_content(args: dict[str, Any]) -> tuple[str, str | None]:
+    """The markdown a stream call adds (its markdown_text and markdown_text chunks), or the error for it."""
+    chunks = _json_arg(args.get("chunks")) or []
+    if not isinstance(chunks, list):
+        return "", "invalid_arguments"
+    text = str(args.get("markdown_text") or "")
+    for chunk in chunks:
+        kind = chunk.get("type") if isinstance(chunk, dict) else None
+        if kind == "markdown_text" and isinstance(chunk.get("text"), str):
+            text += chunk["text"]
+        elif kind == "task_update":
+            if not chunk.get("id") or not chunk.get("title") or chunk.get("status") not in TASK_STATUSES:
+                return "", "invalid_arguments"
+        elif kind != "plan_update" or not chunk.get("title"):
+            return "", "invalid_arguments"
+    if len(text) > STREAM_TEXT_LIMIT:
+        return "", "msg_too_long"
+    return text, None
+
+
+def _take_tasks(message: dict[str, Any], args: dict[str, Any]) -> None:
+    for chunk in _json_arg(args.get("chunks")) or []:
+        if chunk.get("type") == "task_update":
+            message["tasks"][chunk["id"]] = {"title": chunk["title"], "status": chunk["status"]}
+        elif chunk.get("type") == "plan_update":
+            message["plan_title"] = chunk["title"]
 
 
 def _modal_problem(view: Any) -> str:
@@ -946,6 +1087,7 @@ def block_action_body(
     message_ts: str = "",
     response_url: str = "http://127.0.0.1:9/unused",
     trigger_id: str | None = None,
+    action_type: str = "button",
 ) -> str:
     payload = {
         "type": "block_actions",
@@ -959,7 +1101,7 @@ def block_action_body(
         "trigger_id": trigger_id or f"trigger.{time.time_ns()}.{next(_event_ids)}",
         "response_url": response_url,
         "actions": [
-            {"action_id": action_id, "block_id": "b", "value": value, "type": "button", "action_ts": "1"}
+            {"action_id": action_id, "block_id": "b", "value": value, "type": action_type, "action_ts": "1"}
         ],
     }
     return urllib.parse.urlencode({"payload": json.dumps(payload)})

@@ -98,7 +98,17 @@ MARKDOWN_BLOCKS_LIMIT = 12_000  # markdown block: "cumulative limit for all mark
 # markdown block is for messages only.
 SURFACES = {
     "message": frozenset(
-        {"section", "actions", "context", "divider", "header", "image", "markdown", "rich_text"}
+        {
+            "section",
+            "actions",
+            "context",
+            "context_actions",
+            "divider",
+            "header",
+            "image",
+            "markdown",
+            "rich_text",
+        }
     ),
     "home": frozenset({"section", "actions", "context", "divider", "header", "image", "rich_text"}),
 }
@@ -155,6 +165,25 @@ def _block(block: Any, surface: str) -> bool:
         return 1 <= len(elements) <= 25 and all(e.get("type") != "button" or _button(e) for e in elements)
     if kind == "markdown":  # markdown block: text required
         return isinstance(block.get("text"), str) and bool(block["text"])
+    if kind == "context_actions":  # context actions block: 1 to 5 feedback_buttons / icon_button elements
+        elements = block.get("elements") or []
+        return 1 <= len(elements) <= 5 and all(_feedback_buttons(e) for e in elements)
+    return True
+
+
+def _feedback_buttons(element: Any) -> bool:
+    # docs.slack.dev/reference/block-kit/block-elements/feedback-buttons-element: action_id ≤ 255; positive_button
+    # and negative_button each with text (plain_text ≤ 75) and value (≤ 2000), accessibility_label optional.
+    if not isinstance(element, dict) or element.get("type") != "feedback_buttons":
+        return isinstance(element, dict) and element.get("type") == "icon_button"
+    if len(str(element.get("action_id", ""))) > 255:
+        return False
+    for name in ("positive_button", "negative_button"):
+        button = element.get(name)
+        if not isinstance(button, dict) or not _text_object(button.get("text"), 75, plain_only=True):
+            return False
+        if not isinstance(button.get("value"), str) or not 1 <= len(button["value"]) <= 2000:
+            return False
     return True
 
 

@@ -22,9 +22,14 @@ METHOD_SCOPES: dict[str, str | None] = {
     "chat.postMessage": "chat:write",
     "chat.postEphemeral": "chat:write",
     "chat.update": "chat:write",
+    "chat.startStream": "chat:write",  # and appendStream, stopStream (docs.slack.dev/reference/methods/chat.*Stream)
+    "chat.appendStream": "chat:write",
+    "chat.stopStream": "chat:write",
     # Since 2026-03-05 setStatus takes chat:write (assistant:write is being retired for it):
     # docs.slack.dev/changelog/2026/03/05/set-status-scope-update.
     "assistant.threads.setStatus": "chat:write",
+    # docs.slack.dev/reference/methods/assistant.threads.setSuggestedPrompts: assistant:write.
+    "assistant.threads.setSuggestedPrompts": "assistant:write",
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
     "files.info": "files:read",

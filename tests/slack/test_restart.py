@@ -106,8 +106,10 @@ async def test_emulator_flag_and_graceful_shutdown(
     async with bot_process(env, "--emulator") as bot:
         assert any("EMULATOR MODE" in line for line in bot.lines), bot.log()
         await _command(bot, slack, "hello emulator")
-        posts = await slack.wait_for("chat.postMessage", 2, timeout=15)
-        assert 'You said: "hello emulator"' in posts[1].args["text"]
+        [answer] = await slack.wait_for("chat.stopStream", 1, timeout=15)  # answers stream in by default
+        assert (
+            'You said: "hello emulator"' in slack.message(answer.args["channel"], answer.args["ts"])["text"]
+        )
         bot.process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(bot.process.wait(), 15) == 0, bot.log()
     assert not any("Traceback" in line for line in bot.lines), bot.log()

@@ -49,6 +49,9 @@ def slack_config(slack: FakeSlack, **overrides: Any) -> SlackConfig:
         "progress_seconds": 0.2,
         "sweep_seconds": 0.3,
         "retry_base_seconds": 0.2,
+        # Answers posted whole (SLACK_STREAM_ANSWERS=false), read from chat.postMessage; the streaming tests
+        # (tests/slack/test_streaming.py) and the bot as a process stream them, as the bot does by default.
+        "stream_answers": False,
     }
     return SlackConfig(**(values | overrides))
 

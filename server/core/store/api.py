@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .deliveries import DeliveriesMixin
 from .engine import Dialect, create_engine, dialect_of
+from .feedback import FeedbackMixin
 from .interactions import InteractionsMixin
 from .jobs import JobsMixin
 from .migrations import apply_migrations
@@ -28,12 +29,13 @@ class Store(
     InteractionsMixin,
     DeliveriesMixin,
     SlackMixin,
+    FeedbackMixin,
     WebhooksMixin,
     NotifyMixin,
     UsageMixin,
 ):
-    """Jobs, planned jobs' approvals, interaction owners, deliveries, Slack thread memory, event dedupe, webhook
-    deliveries, leases, notifications, usage and limit counters.
+    """Jobs, planned jobs' approvals, interaction owners, deliveries, Slack thread memory, event dedupe, feedback on
+    answers, webhook deliveries, leases, notifications, usage and limit counters.
 
     ``sqlite+aiosqlite:///path`` (one process; the directory is created) or ``postgresql+asyncpg://…`` (any
     number of replicas). Open with ``await Store.open(url)``; ``await store.close()`` when done.

@@ -293,6 +293,23 @@ def m009_usage(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def m010_feedback(conn: Connection) -> None:
+    """Thumbs up / down on answers in Slack: who rated which interaction, and how (the latest click counts)."""
+    Table(
+        "feedback",
+        MetaData(),
+        Column("interaction_id", String, nullable=False),
+        Column("team_id", String, nullable=False),
+        Column("user_id", String, nullable=False),
+        Column("rating", String, nullable=False),
+        Column("channel_id", String),
+        Column("message_ts", String),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+        PrimaryKeyConstraint("interaction_id", "team_id", "user_id"),
+    ).create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_reports,
@@ -302,6 +319,7 @@ MIGRATIONS: list[Migration] = [
     m007_research_plans,
     m008_webhook_deliveries,
     m009_usage,
+    m010_feedback,
 ]
 
 

@@ -192,6 +192,20 @@ usage_counters = Table(
     Column("period", String, nullable=False),
     Column("count", BigInteger, nullable=False),
     PrimaryKeyConstraint("name", "key", "period"),
+
+# Thumbs up / down under an answer in Slack, one row per person and answer (a second click replaces the first).
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("interaction_id", String, nullable=False),
+    Column("team_id", String, nullable=False),
+    Column("user_id", String, nullable=False),
+    Column("rating", String, nullable=False),
+    Column("channel_id", String),
+    Column("message_ts", String),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("interaction_id", "team_id", "user_id"),
 )
 
 # Gemini webhook deliveries (Standard Webhooks ``webhook-id``), kept long enough to drop Gemini's retries of one
