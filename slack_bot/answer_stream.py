@@ -19,6 +19,9 @@ do (more messages, then the whole answer as a file). Feedback buttons go under t
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -90,7 +93,8 @@ class AnswerWriter:
         self._changed = anyio.Event()
         self._closing = anyio.Event()
         self._closed = False
-        self.calls = 0  # Slack calls made for this answer's text (the benchmark reads it)
+        self.calls = 0  # Slack calls made for this answer's text
+        self._last_call: float | None = None
 
     # -- while Gemini writes ------------------------------------------------------------------------
 
@@ -115,12 +119,29 @@ class AnswerWriter:
         """Send what arrived, at most once per interval, until ``close``."""
         while True:
             await self._changed.wait()
+            if not self._closed:
+                with anyio.move_on_after(self._until_next_call()):
+                    await self._closing.wait()
             if self._closed:
                 return
             self._changed = anyio.Event()
             await self._flush()
-            with anyio.move_on_after(STREAM_INTERVAL if self.mode == "stream" else EDIT_INTERVAL):
-                await self._closing.wait()
+
+    def _until_next_call(self) -> float:
+        if self._last_call is None:
+            return 0.0
+        interval = STREAM_INTERVAL if self.mode == "stream" else EDIT_INTERVAL
+        return max(0.0, self._last_call + interval - time.monotonic())
+
+    @asynccontextmanager
+    async def _call(self) -> AsyncIterator[None]:
+        """One Slack call of this answer, once the interval since the end of the last one has passed."""
+        await anyio.sleep(self._until_next_call())
+        self.calls += 1
+        try:
+            yield
+        finally:
+            self._last_call = time.monotonic()
 
     def open(self) -> None:
         """Ready ``run`` to send again (a retried ask, after ``close``)."""
@@ -172,14 +193,14 @@ class AnswerWriter:
                 buffer_size=1,
             )
         if final or self._full:
-            self.calls += 1
-            response = await self._stream.stop(
-                markdown_text=text or None, chunks=chunks or None, blocks=None if self._full else blocks
-            )
+            async with self._call():
+                response = await self._stream.stop(
+                    markdown_text=text or None, chunks=chunks or None, blocks=None if self._full else blocks
+                )
             self._ts = self._ts or str(response.get("ts") or "") or self._stream.ts
         elif text or chunks:
-            self.calls += 1
-            await self._stream.append(markdown_text=text, chunks=chunks or None)
+            async with self._call():
+                await self._stream.append(markdown_text=text, chunks=chunks or None)
             self._ts = self._stream.ts
         self._sent = end
         return not self._full
@@ -210,14 +231,14 @@ class AnswerWriter:
         message = markdown_message(part)
         if blocks and not self._full:
             message = _with_blocks(message, blocks)
-        self.calls += 1
-        if self._ts is None:
-            response = await self._client.chat_postMessage(
-                channel=self._channel, thread_ts=self._thread_ts, **message
-            )
-            self._ts = str(response["ts"])
-        else:
-            await self._client.chat_update(channel=self._channel, ts=self._ts, **message)
+        async with self._call():
+            if self._ts is None:
+                response = await self._client.chat_postMessage(
+                    channel=self._channel, thread_ts=self._thread_ts, **message
+                )
+                self._ts = str(response["ts"])
+            else:
+                await self._client.chat_update(channel=self._channel, ts=self._ts, **message)
         self._sent = end
         return not self._full
 
@@ -295,8 +316,8 @@ class AnswerWriter:
         note = neutralise(text)
         if self.mode == "stream" and self._stream is not None and not self._full:
             try:
-                self.calls += 1
-                await self._stream.stop(markdown_text=f"\n\n{note}")
+                async with self._call():
+                    await self._stream.stop(markdown_text=f"\n\n{note}")
                 return
             except SlackApiError as exc:
                 log.info("ending the stream with an error failed (%s)", exc.response.get("error"))

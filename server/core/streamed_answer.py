@@ -131,23 +131,29 @@ def apply_delta(step: dict[str, Any], delta: dict[str, Any]) -> None:
     """``delta`` applied to ``step`` as the service builds the step a create returns."""
     kind = delta.get("type")
     if step.get("type") == "thought":
-        if kind == "thought_summary" and delta.get("content") is not None:
-            step.setdefault("summary", []).append(delta["content"])
-        elif kind == "thought_signature":
-            step["signature"] = delta.get("signature")
-        return
-    if kind == step.get("type"):  # a tool call's arguments or a tool result, arriving as a delta
+        _thought_delta(step, kind, delta)
+    elif kind == step.get("type"):  # a tool call's arguments or a tool result, arriving as a delta
         step.update({k: v for k, v in delta.items() if k != "type"})
-        return
-    content = step.setdefault("content", [])
+    else:
+        _content_delta(step.setdefault("content", []), kind, delta)
+
+
+def _thought_delta(step: dict[str, Any], kind: Any, delta: dict[str, Any]) -> None:
+    if kind == "thought_signature":
+        step["signature"] = delta.get("signature")
+    elif kind == "thought_summary" and delta.get("content") is not None:
+        step.setdefault("summary", []).append(delta["content"])
+
+
+def _content_delta(content: list[dict[str, Any]], kind: Any, delta: dict[str, Any]) -> None:
+    last_text = content[-1] if content and content[-1].get("type") == "text" else None
     if kind == "text":
-        if content and content[-1].get("type") == "text":
-            content[-1]["text"] += delta.get("text") or ""
-        else:
-            content.append({"type": "text", "text": delta.get("text") or ""})
-    elif kind == "text_annotation_delta":
-        if content and content[-1].get("type") == "text":
-            content[-1].setdefault("annotations", []).extend(delta.get("annotations") or [])
+        if last_text is None:
+            last_text = {"type": "text", "text": ""}
+            content.append(last_text)
+        last_text["text"] += delta.get("text") or ""
+    elif kind == "text_annotation_delta" and last_text is not None:
+        last_text.setdefault("annotations", []).extend(delta.get("annotations") or [])
     elif kind in _MEDIA:
         content.append(dict(delta))
 

@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import httpx
 import pytest
+import yaml
 from slack_sdk.web.async_client import AsyncWebClient
 
 from server.core import ConfigurationError, Settings, TextPiece, ToolPiece
@@ -24,6 +25,7 @@ from slack_bot.markdown import MARKDOWN_BUDGET
 from slack_bot.neutralise import neutralise
 from slack_bot.suggestions import DEFAULT_PROMPTS, prompts_from_env
 from tests.fakes.slack_api import Call, FakeSlack
+from tests.fakes.slack_scopes import MANIFEST
 from tests.support.slack import SignedSlack, mention, running_bot, slack_config, user_message
 
 pytestmark = pytest.mark.anyio
@@ -209,6 +211,9 @@ async def test_suggested_prompts_show_in_the_messages_tab(signed: SignedSlack, s
 def test_the_default_prompts_never_start_a_research_run() -> None:
     assert 1 <= len(DEFAULT_PROMPTS) <= 4
     assert all(research_topic(p["message"]) is None for p in DEFAULT_PROMPTS)
+    # The app manifest's agent view suggests the same ones.
+    manifest = yaml.safe_load(MANIFEST.read_text(encoding="utf-8"))
+    assert manifest["features"]["agent_view"]["suggested_prompts"] == [dict(p) for p in DEFAULT_PROMPTS]
 
 
 def test_suggested_prompts_are_configurable() -> None:

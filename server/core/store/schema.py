@@ -192,6 +192,7 @@ usage_counters = Table(
     Column("period", String, nullable=False),
     Column("count", BigInteger, nullable=False),
     PrimaryKeyConstraint("name", "key", "period"),
+)
 
 # Thumbs up / down under an answer in Slack, one row per person and answer (a second click replaces the first).
 feedback = Table(
