@@ -19,7 +19,7 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
     @app.action(feedback.FEEDBACK_ACTION)
     async def feedback_button(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        bot.spawn(feedback.record(bot, body, action), name="feedback button")
+        bot.spawn_once(body, feedback.record(bot, body, action), name="feedback button")  # a replay: once
 
     @app.action(CANCEL_ACTION)
     async def cancel_button(

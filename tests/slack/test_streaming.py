@@ -24,7 +24,7 @@ from slack_bot.listeners.dispatch import research_topic
 from slack_bot.markdown import MARKDOWN_BUDGET
 from slack_bot.neutralise import neutralise
 from slack_bot.suggestions import DEFAULT_PROMPTS, prompts_from_env
-from tests.fakes.slack_api import Call, FakeSlack
+from tests.fakes.slack_api import Call, FakeSlack, block_action_body
 from tests.fakes.slack_scopes import MANIFEST
 from tests.support.slack import SignedSlack, mention, running_bot, slack_config, user_message
 
@@ -235,14 +235,20 @@ async def test_feedback_is_stored_with_the_interaction_and_the_user_and_logged(
     [stop] = await slack.wait_for("chat.stopStream", 1, timeout=30)
     buttons = slack.message("C1", stop.args["ts"])["blocks"][0]["elements"][0]
     caplog.set_level(logging.INFO, logger="slack_bot.feedback")
-    for button, user in (("negative_button", "U1"), ("positive_button", "U2"), ("positive_button", "U1")):
-        await signed.action(
+    caplog.set_level(logging.INFO, logger="slack_bot.bot")
+    clicks = (("negative_button", "U1"), ("positive_button", "U2"), ("positive_button", "U1"))
+    for n, (button, user) in enumerate(clicks, 1):
+        body = block_action_body(
             FEEDBACK_ACTION,
             buttons[button]["value"],
             user_id=user,
             message_ts=stop.args["ts"],
             action_type="feedback_buttons",
+            trigger_id=slack.trigger_id(),
         )
+        await signed.post(body, "application/x-www-form-urlencoded")
+        await slack.wait_for("chat.postEphemeral", n)  # one click after the other
+    await signed.post(body, "application/x-www-form-urlencoded")  # a replay of the last click counts once
     interaction_id = await bot.store.get_thread("T1", "C1", event["ts"])
     assert interaction_id
 
@@ -250,6 +256,10 @@ async def test_feedback_is_stored_with_the_interaction_and_the_user_and_logged(
         return [(f.user_id, f.rating) for f in await bot.store.feedback_for(interaction_id)]
 
     await slack.wait_for("chat.postEphemeral", 3)
+    await slack.wait_until(
+        lambda: any("ignored a replayed feedback button" in r.getMessage() for r in caplog.records),
+        what="the replay ignored",
+    )
     assert sorted(await stored()) == [("U1", "up"), ("U2", "up")]
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "slack_bot.feedback"]
     assert [(line["user_id"], line["rating"]) for line in lines] == [
