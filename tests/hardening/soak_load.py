@@ -43,7 +43,15 @@ UPSTREAM_FAULTS: list[Callable[[Faults, random.Random], Any]] = [
 ]
 SLACK_RETRY_WINDOW = 5.0  # slack_sdk retries a 429/5xx twice, within about 1.5 s
 SLACK_FAULTS = [
-    (m, s) for m in ("chat.postMessage", "chat.update", "files.getUploadURLExternal") for s in (429, 500, 503)
+    (m, s)
+    for m in (
+        "chat.postMessage",
+        "chat.update",
+        "files.getUploadURLExternal",
+        "chat.startStream",
+        "chat.appendStream",
+    )
+    for s in (429, 500, 503)
 ]
 
 

@@ -249,7 +249,7 @@ def test_slack_bot_over_http_never_shows_a_secret(
         assert forged.status_code == 401
         replies.append(forged.text + json.dumps(dict(forged.headers)))
         replies.append(_command(bot.url, slack, "hello there").text)
-        _wait(lambda: len(slack.calls_to("chat.postMessage")) >= 2, "the answer")
+        _wait(lambda: len(slack.calls_to("chat.stopStream")) >= 1, "the answer")  # answers stream by default
         faults.rate_limit(1, kind="create")
         replies.append(_command(bot.url, slack, "rate limited please").text)
         _wait(lambda: any("rate limit" in p for p in _posted(slack)), "the rate-limit reply")
@@ -276,7 +276,7 @@ def test_slack_bot_over_http_never_shows_a_secret(
         replies.append(mention.text)
         _wait(
             lambda: (
-                sum(c.args.get("thread_ts") == "1.000001" for c in slack.calls_to("chat.postMessage")) >= 1
+                sum(c.args.get("thread_ts") == "1.000001" for c in slack.calls_to("chat.startStream")) >= 1
             ),
             "the mention's answer",
         )
@@ -311,7 +311,7 @@ def test_slack_socket_mode_and_a_rejected_token_never_show_a_secret(
         )
         envelope = portal.call(slack.send_envelope, "slash_commands", body)
         _wait(lambda: envelope.acked.is_set(), "the ack")
-        _wait(lambda: len(slack.calls_to("chat.postMessage")) >= 2, "the answer")
+        _wait(lambda: len(slack.calls_to("chat.stopStream")) >= 1, "the answer")  # answers stream by default
     finally:
         stop_process(proc)
     assert_no_secret(log.read_text(), "the Socket Mode bot's stderr")

@@ -142,7 +142,13 @@ def test_soak_mixed_operations_with_failing_upstream(soak_emulator: EmulatorHand
     # Every Slack request got an answer or a clear reason, in its own channel; the bot never shrugged.
     posted: dict[str, list[str]] = {}
     for call in slack.calls:
-        if call.ok and call.method in ("chat.postMessage", "chat.update", "files.completeUploadExternal"):
+        if call.ok and call.method in (
+            "chat.postMessage",
+            "chat.update",
+            "files.completeUploadExternal",
+            "chat.startStream",  # answers stream by default
+            "chat.stopStream",
+        ):
             channel = call.args.get("channel") or call.args.get("channel_id") or ""
             posted.setdefault(str(channel), []).append(json.dumps(call.args, default=str))
     everything = [text for texts in posted.values() for text in texts] + [
