@@ -51,7 +51,7 @@ def _ts(call: Call) -> str:
 
 async def _whole_answer(bot: SlackBot, text: str) -> str:
     """What Gemini answers to ``text`` as the first turn of a conversation, unstreamed."""
-    return (await bot.core.ask(text)).text
+    return (await bot.core.ask(text, caller=bot.viewer("T1", "U1"))).text
 
 
 async def test_an_answer_streams_in_chunks_into_its_thread_and_equals_the_whole_answer(
