@@ -31,7 +31,8 @@ VOLUME ["/data"]
 USER 10001:10001
 WORKDIR /data
 EXPOSE 8000
+# Readiness (/readyz): healthy once the job store is open (and, for the bot, Slack reachable); see healthcheck.py.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "/app/healthcheck.py"]
+    CMD ["python", "/app/healthcheck.py", "/readyz"]
 ENTRYPOINT ["/app/entrypoint.sh"]
 CMD ["mcp"]

@@ -1,41 +1,47 @@
-"""The image's HEALTHCHECK: GET /healthz on $PORT, whichever front door runs (exit 0 healthy, 1 not).
+"""The image's HEALTHCHECK: GET /readyz on $PORT, whichever front door runs (exit 0 ready, 1 not).
 
-The entrypoint execs the server, so PID 1 is it. The Slack bot in Socket Mode (SLACK_APP_TOKEN set) serves no
-HTTP at all: there is nothing to probe, so it counts as healthy while it runs (Docker restarts it if it exits).
-Usage: healthcheck.py [PID] (default 1; tests pass another).
+Ready means the job store is open with its migrations applied, and for the Slack bot that Slack is reachable: a
+container reports healthy only once it can serve everything (a server started before its database is unhealthy
+until the database comes up; it keeps retrying meanwhile). The entrypoint gives a Socket Mode bot
+``--health-port $PORT``, so every role answers here. ``healthcheck.py /healthz`` asks liveness only (the process
+serves), for an orchestrator that restarts unhealthy containers and should not do so during a database outage.
+
+Usage: healthcheck.py [/readyz | /healthz]
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 TIMEOUT_SECONDS = 4.0
-
-
-def command_line(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
+PATHS = ("/readyz", "/healthz")
 
 
 def main(argv: list[str]) -> int:
-    pid = int(argv[1]) if len(argv) > 1 else 1
-    running = command_line(pid)
-    if "gemini-interactions-slack" in running and os.environ.get("SLACK_APP_TOKEN", "").strip():
-        return 0  # Socket Mode: no HTTP server to ask
-    url = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}/healthz"
+    path = argv[1] if len(argv) > 1 else "/readyz"
+    if path not in PATHS:
+        print(f"healthcheck: unknown path {path!r}; use one of {', '.join(PATHS)}", file=sys.stderr)
+        return 2
+    url = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}{path}"
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:  # a fixed loopback URL
-            healthy = response.status == 200
+            return 0 if response.status == 200 else 1
+    except urllib.error.HTTPError as exc:  # 503: not ready; the body says why (docker inspect shows it)
+        print(f"healthcheck: {url}: {exc.code} {_detail(exc)}", file=sys.stderr)
     except (urllib.error.URLError, OSError) as exc:
         print(f"healthcheck: {url}: {exc}", file=sys.stderr)
-        return 1
-    return 0 if healthy else 1
+    return 1
+
+
+def _detail(exc: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(exc.read(4096)).get("detail", ""))
+    except (ValueError, AttributeError, OSError):
+        return ""
 
 
 if __name__ == "__main__":

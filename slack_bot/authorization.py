@@ -35,6 +35,11 @@ class BotAuthorization:
         self._bot_token = bot_token
         self._result: AuthorizeResult | None = None
 
+    @property
+    def authorized(self) -> bool:
+        """Slack has accepted the bot's token (auth.test answered)."""
+        return self._result is not None
+
     async def authorize(self) -> AuthorizeResult:
         """The bot's identity; ConfigurationError when Slack rejects the token."""
         if self._result is None:

@@ -16,7 +16,7 @@ import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from server.core import ConfigurationError, Origin
+from server.core import ConfigurationError, NotReady, Origin
 
 from .authorization import BotAuthorization, viewer
 from .config import SlackConfig
@@ -30,6 +30,8 @@ from .tasks import TaskSupervisor
 from .watcher import JobEvents
 
 if TYPE_CHECKING:
+    from slack_sdk.socket_mode.aiohttp import SocketModeClient
+
     from server.core import Core, Store
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ class SlackBot:
     job_events: JobEvents
     turn_slots: asyncio.Semaphore
     research_access: ResearchAccess
+    socket_client: SocketModeClient | None = None  # Socket Mode's connection, once opened (cli.py)
     _session: aiohttp.ClientSession | None = None
 
     @property
@@ -122,6 +125,12 @@ class SlackBot:
             return await self.store.first_seen(f"slack-trigger:{trigger_id}")
         return True
 
+    async def slack_connected(self) -> bool:
+        """Socket Mode: the connection to Slack is up. HTTP mode: Slack accepted the token at start-up."""
+        if self.config.socket_mode:
+            return self.socket_client is not None and await self.socket_client.is_connected()
+        return self.authorization.authorized
+
     async def workspace_url(self) -> str | None:
         """``https://<workspace>.slack.com/``, to link to threads."""
         return await self.authorization.workspace_url()
@@ -137,14 +146,26 @@ class SlackBot:
             self.delivery_client.session = self.client.session
         warm_up = asyncio.create_task(self.core.warm_up())  # ~2 s of imports, off the loop
         try:
-            # The store first: leaving Core.running while its store is still opening strands a driver task.
-            await self.core.ready()
+            await self._first_store_attempt()
             await self._who_am_i()
             await warm_up
         finally:
             warm_up.cancel()
-        self.tasks.supervise(self.job_events.watch, name="research event watcher")
+        self.tasks.supervise(self._follow_jobs, name="research event watcher")
         self.tasks.supervise(self._sweep_forever, name="report delivery sweep")
+
+    async def _first_store_attempt(self) -> None:
+        """Wait for the first attempt at opening the job store (a normal start-up serves with it open). A
+        database that is not up yet does not stop the bot: the core keeps retrying, ``/readyz`` says 503 until it
+        opens, and the work that needs it starts then. A bad setting does stop it."""
+        try:
+            await self.core.ready()
+        except NotReady as exc:
+            log.warning("starting without the job store for now: %s", exc)
+
+    async def _follow_jobs(self) -> None:
+        await self.core.opened()
+        await self.job_events.watch()
 
     async def _who_am_i(self) -> None:
         try:
@@ -157,6 +178,7 @@ class SlackBot:
 
     async def _sweep_forever(self) -> None:
         """Deliver whatever is due now (after a restart: everything missed), then look again periodically."""
+        await self.core.opened()
         while True:
             await self.deliveries.sweep()
             try:

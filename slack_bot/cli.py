@@ -1,7 +1,8 @@
 """``gemini-interactions-slack``: the Slack bot, in Socket Mode (``SLACK_APP_TOKEN`` set) or HTTP mode.
 
-HTTP mode serves ``POST /slack/events`` (and ``GET /healthz``, see ``http.py``) under uvicorn on
-``--host``/``--port``. Logs, settings, ``--emulator``, signals and the HTTP server are the shared runner's
+HTTP mode serves ``POST /slack/events`` (and ``GET /healthz``, ``GET /readyz``, see ``http.py``) under uvicorn on
+``--host``/``--port``. Socket Mode serves no HTTP unless ``--health-port`` is given: then ``/healthz`` and
+``/readyz`` alone, on ``--host``, for container orchestrators. Logs, settings, ``--emulator``, signals and the HTTP server are the shared runner's
 (``server.core.runner``). On SIGINT or SIGTERM the bot stops taking requests, lets work in flight finish for a
 few seconds, then closes the core (which releases its leases on unfinished research runs so another process can
 take them at once).
@@ -46,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--port", type=int, default=3000, help="HTTP mode port (default 3000; 0 picks a free one)"
     )
+    parser.add_argument(
+        "--health-port",
+        type=int,
+        default=None,
+        help="Socket Mode: serve GET /healthz and /readyz on this port (on --host; off by default). HTTP mode "
+        "serves them on --port",
+    )
     return parser
 
 
@@ -58,12 +66,21 @@ def socket_mode_handler(bot: SlackBot) -> AsyncSocketModeHandler:
     return AsyncSocketModeHandler(bot.app, bot.config.app_token)
 
 
-async def _serve_socket_mode(bot: SlackBot) -> None:
+async def _serve_socket_mode(bot: SlackBot, health: socket.socket | None) -> None:
     handler = socket_mode_handler(bot)
     await handler.connect_async()
+    bot.socket_client = handler.client
     RUNNER.say(f"{RUNNER.prog}: Socket Mode, connected to Slack")
     try:
-        await until_signal()
+        if health is None:
+            await until_signal()
+        else:
+            from .health import health_app
+
+            RUNNER.say(f"{RUNNER.prog}: health checks on {url_of(health)}/readyz")
+            await serve_http(
+                health_app(bot), health, header_timeout=bot.core.settings.http_header_timeout_seconds
+            )  # until SIGTERM/SIGINT, like until_signal
     finally:
         await handler.close_async()
 
@@ -76,6 +93,7 @@ async def _serve_http(bot: SlackBot, sock: socket.socket) -> None:
 
 
 async def run(config: SlackConfig, settings: Settings, sock: socket.socket | None) -> None:
+    """Serve until SIGTERM/SIGINT. ``sock``: HTTP mode's socket, or Socket Mode's health port (or None)."""
     from server.core import Core
 
     from .app import build_client, create_app
@@ -83,19 +101,26 @@ async def run(config: SlackConfig, settings: Settings, sock: socket.socket | Non
     async with Core.running(settings) as core:
         bot = create_app(build_client(config), core, config)
         async with bot.running():
-            if sock is None:
-                await _serve_socket_mode(bot)
+            if config.socket_mode:
+                await _serve_socket_mode(bot, sock)
             else:
+                assert sock is not None  # HTTP mode always binds one (_listening)
                 await _serve_http(bot, sock)
 
 
 @contextlib.contextmanager
-def _listening(config: SlackConfig, host: str, port: int) -> Iterator[socket.socket | None]:
-    """HTTP mode's socket, bound before anything starts (Socket Mode: none)."""
-    if config.socket_mode:
+def _listening(config: SlackConfig, args: argparse.Namespace) -> Iterator[socket.socket | None]:
+    """The socket to serve on, bound before anything starts: HTTP mode's, or Socket Mode's health port."""
+    if not config.socket_mode:
+        if args.health_port is not None:
+            RUNNER.die("--health-port is for Socket Mode; in HTTP mode /healthz and /readyz are on --port.")
+        with RUNNER.listening(args.host, args.port) as sock:
+            yield sock
+        return
+    if args.health_port is None:
         yield None
         return
-    with RUNNER.listening(host, port) as sock:
+    with RUNNER.listening(args.host, args.health_port) as sock:
         yield sock
 
 
@@ -110,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     RUNNER.webhooks_notice(settings, receives=not config.socket_mode)
     with (
         RUNNER.gemini(settings, emulated=args.emulator) as settings,
-        _listening(config, args.host, args.port) as sock,
+        _listening(config, args) as sock,
     ):
         RUNNER.run(run, config, settings, sock)
 

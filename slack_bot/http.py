@@ -1,6 +1,7 @@
 """HTTP mode's routes, assembled in one place (a new endpoint is added here, and gets the same body guard):
-Slack's Events API, slash commands and interactivity at ``POST /slack/events``; ``GET /healthz``; Gemini's
-webhook deliveries at ``POST /gemini/webhooks`` when they are configured (``server.core.webhooks``).
+Slack's Events API, slash commands and interactivity at ``POST /slack/events``; ``GET /healthz`` and
+``GET /readyz`` (``health.py``); Gemini's webhook deliveries at ``POST /gemini/webhooks`` when they are
+configured (``server.core.webhooks``).
 
 Every route reads its body through ``server.core.guard_bodies``: bytes are counted as they arrive, so a body
 past ``MAX_BODY_BYTES`` (chunked, or lying in its ``Content-Length``) gets 413 after at most that much is read,
@@ -23,6 +24,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from server.core import WEBHOOK_PATH, guard_bodies, webhook_endpoint
+
+from .health import health_routes
 
 if TYPE_CHECKING:
     from .bot import SlackBot
@@ -62,13 +65,7 @@ def http_app(bot: SlackBot) -> Starlette:
             return JSONResponse({"error": "invalid request"}, status_code=401)
         return await handler.handle(request)  # Bolt reads the body we already read, and checks it again
 
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"ok": True, "background_tasks": bot.tasks.running})
-
-    routes = [
-        Route(EVENTS_PATH, endpoint=events, methods=["POST"]),
-        Route("/healthz", endpoint=healthz, methods=["GET"]),
-    ]
+    routes = [Route(EVENTS_PATH, endpoint=events, methods=["POST"]), *health_routes(bot)]
     receiver = bot.core.webhooks
     if receiver is not None:
         routes.append(Route(WEBHOOK_PATH, endpoint=webhook_endpoint(lambda: receiver), methods=["POST"]))

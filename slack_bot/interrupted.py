@@ -1,8 +1,10 @@
 """Research runs whose start was cut short (the process stopped while Gemini was starting them): their users
-are told so, once, by whichever replica's sweep finds them first.
+are told so, once, by whichever replica's sweep finds them first, and their App Home lists the run as
+``start_unknown``.
 
 A start is recorded as pending before Gemini is asked (``research_runs.start``) and forgotten once the run is
-recorded; a pending start older than any live start can be was interrupted.
+recorded; a pending start older than any live start can be was interrupted. Whether Gemini started the run is
+not known (its answer was never recorded), so the user is told just that, and to check their usage first.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from typing import TYPE_CHECKING, Protocol
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from server.core import USAGE_HELP
+
+from .home import HomeTab
 from .render import topic_line
 
 if TYPE_CHECKING:
@@ -32,20 +37,29 @@ class _Bot(Protocol):
     @property
     def client(self) -> AsyncWebClient: ...
 
+    @property
+    def home(self) -> HomeTab: ...
+
 
 def pending_start_timeout(bot: _Bot) -> float:
     """After this long a start whose run was never recorded was cut short (a live one is done by then)."""
-    return max(3.0, 3 * bot.core.settings.research_create_timeout_seconds)
+    return bot.core.settings.research_start_window_seconds
+
+
+def interrupted_text(user_id: str, topic: str) -> str:
+    return (
+        f":warning: <@{user_id}>, the bot stopped while starting the research run *{topic_line(topic)}*, before "
+        "Gemini's answer was recorded: it may have started at Gemini all the same, and been billed. It is listed "
+        f"in your App Home as start unknown. {USAGE_HELP} (`/gemini research <topic>`)"
+    )
 
 
 async def report_interrupted_starts(bot: _Bot) -> int:
     """Tell the users whose run start was cut short by a crash (of any replica); returns how many."""
+    await bot.core.research.settle_starts()  # the cut-short starts become start_unknown jobs first
     told = 0
     for start in await bot.core.store.stale_pending_starts(pending_start_timeout(bot)):
-        text = (
-            f":warning: <@{start.user_id}>, the research run *{topic_line(start.topic)}* did not start: the bot "
-            "stopped while starting it. Start it again with `/gemini research <topic>`."
-        )
+        text = interrupted_text(start.user_id, start.topic)
         try:
             await bot.client.chat_update(channel=start.channel_id, ts=start.message_ts, text=text, blocks=[])
         except SlackApiError as exc:
@@ -55,5 +69,6 @@ async def report_interrupted_starts(bot: _Bot) -> int:
                 continue  # retried at the next sweep
         await bot.core.store.remove_pending_start(start.team_id, start.channel_id, start.message_ts)
         log.warning("research run started from message %s was interrupted; told its user", start.message_ts)
+        bot.home.refresh(start.team_id, start.user_id)
         told += 1
     return told

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
-from server.core import ResearchJob, UsageTotal, elapsed_seconds, format_usd
+from server.core import START_UNKNOWN, ResearchJob, UsageTotal, elapsed_seconds, format_usd
 
 from .markdown import SUMMARY_CHARS, TEXT_LIMIT, first_paragraphs, truncate
 from .neutralise import neutralise
@@ -33,6 +34,7 @@ STATUS_LABELS = {
     "incomplete": ":warning: incomplete",
     "budget_exceeded": ":warning: budget exceeded",
     "timed_out": ":alarm_clock: timed out",
+    START_UNKNOWN: ":grey_question: start unknown",
 }
 
 NEXT_STEPS = {
@@ -209,11 +211,26 @@ def cost_label(job: ResearchJob) -> str:
     return f" · est. {format_usd(job.cost.usd)}" if job.cost.usd is not None else " · cost unknown"
 
 
+def slack_time(moment: datetime | None) -> str:
+    """A time each reader sees in their own time zone (Slack's date formatting), UTC as the fallback."""
+    if moment is None:
+        return "at an unknown time"
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def _when(job: ResearchJob) -> str:
+    """How long a run took, or, for a start we know nothing more of, when it was begun."""
+    if job.status == START_UNKNOWN:
+        return f"begun {slack_time(job.created_at)}"
+    return elapsed_label(elapsed_seconds(job))
+
+
 def job_line(job: ResearchJob, link: str | None = None) -> str:
     where = f" · <{link}|thread>" if link else ""
     return (
         f"• *{topic_line(job.prompt, 120)}*: {status_label(job.status)}, "
-        f"{elapsed_label(elapsed_seconds(job))}{cost_label(job)}{where} · `{job.interaction_id}`"
+        f"{_when(job)}{cost_label(job)}{where} · `{job.interaction_id}`"
     )
 
 
@@ -274,10 +291,9 @@ def home_view(
     for job in jobs[:20]:
         link = links.get(job.interaction_id)
         where = f" · <{link}|open thread>" if link else ""
-        text = (
-            f"*{topic_line(job.prompt, 200)}*\n{status_label(job.status)} · "
-            f"{elapsed_label(elapsed_seconds(job))}{cost_label(job)}{where}"
-        )
+        text = f"*{topic_line(job.prompt, 200)}*\n{status_label(job.status)} · {_when(job)}{cost_label(job)}{where}"
+        if job.status == START_UNKNOWN and job.error:
+            text += f"\n{job.error}"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, SECTION_LIMIT)}})
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"ID `{job.interaction_id}`"}]}

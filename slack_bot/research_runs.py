@@ -13,6 +13,7 @@ from server.core import (
     Origin,
     PendingStart,
     ResearchNotFound,
+    StartUnknown,
     slack_owner,
 )
 
@@ -103,6 +104,11 @@ async def start(
             destinations=[thread_destination(team_id, channel_id, thread_ts or message_ts)],
             plan_first=plan_first,
         )
+    except StartUnknown as exc:  # it may have started: say so, and list it (start_unknown) in the App Home
+        await client.chat_update(channel=channel_id, ts=message_ts, text=f":warning: <@{user_id}>, {exc}")
+        await _forget_pending(bot, pending)
+        bot.home.refresh(team_id, user_id)
+        return
     except GeminiInteractionsError as exc:
         await client.chat_update(
             channel=channel_id,

@@ -22,10 +22,11 @@ The store's names are loaded on first use: importing SQLAlchemy must not hold up
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from .attachments import MAX_FILE_BYTES, MAX_FILES, MAX_TEXT_BYTES, MAX_TOTAL_BYTES, from_bytes, load_files
-from .core import Core, ImageResult, Research
+from .core import Core, ImageResult, Readiness, Research
 from .costs import Costs, PriceTable, format_usd
 from .domain import (
     AWAITING_APPROVAL,
+    START_UNKNOWN,
     TERMINAL_STATUSES,
     Answer,
     AnswerPiece,
@@ -36,6 +37,7 @@ from .domain import (
     InteractionRecord,
     Origin,
     ResearchJob,
+    ResearchStatus,
     TextPiece,
     ToolName,
     ToolPiece,
@@ -44,6 +46,7 @@ from .domain import (
     UsageTotal,
 )
 from .errors import (
+    USAGE_HELP,
     AttachmentError,
     AuthenticationFailed,
     ConfigurationError,
@@ -55,8 +58,10 @@ from .errors import (
     LimitReached,
     NotAwaitingApproval,
     NotFound,
+    NotReady,
     RateLimited,
     ResearchNotFound,
+    StartUnknown,
     UpstreamError,
     UpstreamRejected,
     UpstreamTimeout,
@@ -114,10 +119,12 @@ __all__ = [
     "MAX_TEXT_BYTES",
     "MAX_TOTAL_BYTES",
     "SINGLE_TOKEN_NAME",
+    "START_UNKNOWN",
     "TERMINAL_STATUSES",
     "THOROUGH_RESEARCH_AGENT",
     "TOKEN_NAME",
     "TOKEN_NAME_RULE",
+    "USAGE_HELP",
     "WEBHOOK_PATH",
     "Answer",
     "AnswerPiece",
@@ -143,16 +150,20 @@ __all__ = [
     "LimitReached",
     "NotAwaitingApproval",
     "NotFound",
+    "NotReady",
     "Origin",
     "PendingStart",
     "PriceTable",
     "RateLimited",
+    "Readiness",
     "Research",
     "ResearchJob",
     "ResearchNotFound",
+    "ResearchStatus",
     "Runner",
     "SavedImage",
     "Settings",
+    "StartUnknown",
     "Store",
     "TextPiece",
     "ThinkingLevel",

@@ -5,7 +5,10 @@
         job = await core.research.start("TPUs", origin=Origin(source="mcp"))
 
 ``Core.running`` returns at once: the store is opened (and unfinished jobs resumed) in the background, so an
-MCP client that spawns us is answered quickly; calls that need the store wait for it (``core.research``).
+MCP client that spawns us is answered quickly; calls that need the store wait for the first attempt at opening it
+(``core.research``). An attempt that fails (PostgreSQL not up yet, no file descriptors left) is logged and tried
+again with backoff, for as long as the process runs; meanwhile those calls answer ``NotReady`` ("try again in a
+moment") and ``core.readiness()`` says why, for the front doors' ``/readyz``. A bad setting is not retried.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
@@ -36,9 +39,38 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STORE_READY_SECONDS = 30.0
-LOCAL_RECORD_SECONDS = 5.0
-STILL_OPENING = "The job store is still opening; try again in a moment."
+LOCAL_RECORD_SECONDS = 5.0  # the local user's answer waits at most this for its ids to be recorded
+STORE_ATTEMPT_SECONDS = 30.0  # one attempt at opening the store: connect, then apply the migrations
+STORE_RETRY_FIRST_SECONDS = 0.5
+STORE_RETRY_MAX_SECONDS = 15.0
+FIRST_OPEN_WAIT_SECONDS = 30.0  # a call made during the first attempt waits for it (a normal start-up)
+CHECK_STORE = (
+    "if this lasts, the operator should check GEMINI_INTERACTIONS_DATABASE_URL / GEMINI_INTERACTIONS_DATA_DIR "
+    "(database up, disk space, permissions) and the server log"
+)
+
+StoreState = Literal["opening", "retrying", "open", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """Whether the core can serve everything (for ``/readyz``): the store open and its migrations applied."""
+
+    ready: bool
+    store: StoreState
+    detail: str  # for people: what is the matter, and what to do; never a secret
+    attempts: int = 0  # attempts at opening the store so far
+    schema: str | None = None  # the last migration applied, once open
+
+    def as_json(self) -> dict[str, Any]:
+        """The body of ``/readyz``."""
+        return {
+            "ready": self.ready,
+            "store": self.store,
+            "migrations": self.schema,
+            "attempts": self.attempts,
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +80,9 @@ class ImageResult:
 
 
 class Research:
-    """``core.research``: the research service once the store is open. Every call waits for the store (up to
-    ``STORE_READY_SECONDS``) except ``read_report``, which runs in a worker thread and cannot wait."""
+    """``core.research``: the research service once the store is open. Every call waits for the first attempt at
+    opening the store, then raises ``NotReady`` until it is open; ``read_report`` runs in a worker thread and
+    does not wait."""
 
     def __init__(self, core: Core) -> None:
         self._core = core
@@ -97,11 +130,16 @@ class Research:
         """The report of ``job`` (blocking: call it in a worker thread); see ``ResearchService.read_report``."""
         service = self._core.research_service
         if service is None:
-            raise errors.GeminiInteractionsError(STILL_OPENING)
+            raise self._core.not_ready()
         return service.read_report(job)
 
     async def report_images(self, job: ResearchJob) -> list[GeneratedImage]:
         return await (await self._service()).report_images(job)
+
+    async def settle_starts(self) -> list[ResearchJob]:
+        """Turn starts cut short by a crash into ``start_unknown`` jobs now (each process also does it on a
+        beat); return them."""
+        return await (await self._service()).settle_starts()
 
     @asynccontextmanager
     async def events(self) -> AsyncIterator[AsyncIterator[JobEvent]]:
@@ -128,33 +166,71 @@ class Core:
         self.webhooks = WebhookReceiver(settings, lambda: self._store) if settings.webhooks_enabled else None
         self._store: Store | None = None
         self._research: ResearchService | None = None
-        self._ready = anyio.Event()
-        self._failure: BaseException | None = None
+        self._open = anyio.Event()  # the research service runs
+        self._first_attempt = anyio.Event()  # the first attempt at opening the store has ended, either way
+        self._attempts = 0
+        self._last_failure: str | None = None  # what the last failed attempt met (an exception's class name)
+        self._fatal: errors.ConfigurationError | None = None  # a setting that no retry will fix
 
     @property
     def store(self) -> Store:
         if self._store is None:
-            raise errors.GeminiInteractionsError(STILL_OPENING)
+            raise self.not_ready()
         return self._store
 
     @property
     def research_service(self) -> ResearchService | None:
-        """The research service, or None while the store is still opening (or failed to open)."""
+        """The research service, or None while the store is not open."""
         return self._research
 
     async def _opened_store(self) -> Store:
         await self.ready()
         return self.store
 
+    def readiness(self) -> Readiness:
+        if self._research is not None:
+            schema = self._store.schema if self._store else None
+            done = "The job store is open and its migrations applied."
+            return Readiness(True, "open", done, self._attempts, schema)
+        if self._fatal is not None:
+            return Readiness(False, "failed", str(self._fatal), self._attempts)
+        if self._last_failure is None:
+            return Readiness(False, "opening", "The job store is opening.", self._attempts)
+        return Readiness(
+            False,
+            "retrying",
+            f"The job database could not be opened yet ({self._last_failure}, {self._attempts} attempt(s)); the "
+            f"server keeps retrying on its own. Wait a moment; {CHECK_STORE}.",
+            self._attempts,
+        )
+
+    def not_ready(self) -> errors.GeminiInteractionsError:
+        """The error a call that needs the store gets while it is not open."""
+        if self._fatal is not None:
+            return self._fatal
+        still = f" (last attempt: {self._last_failure})" if self._last_failure else ""
+        return errors.NotReady(
+            f"The job database is not ready yet{still}: the server is still connecting to it and keeps retrying "
+            f"on its own. Try again in a moment; {CHECK_STORE}."
+        )
+
     async def ready(self) -> ResearchService:
-        with anyio.move_on_after(STORE_READY_SECONDS):
-            await self._ready.wait()
+        """The research service; a call made during the first attempt at opening the store waits for it."""
+        if self._research is None and not self._first_attempt.is_set():
+            with anyio.move_on_after(FIRST_OPEN_WAIT_SECONDS):
+                await self._first_attempt.wait()
         if self._research is None:
-            detail = f" ({self._failure.__class__.__name__})" if self._failure else ""
-            raise errors.ConfigurationError(
-                f"The job store could not be opened{detail}. Check GEMINI_INTERACTIONS_DATA_DIR / "
-                "GEMINI_INTERACTIONS_DATABASE_URL and the server log."
-            )
+            raise self.not_ready()
+        return self._research
+
+    async def opened(self) -> ResearchService:
+        """Wait until the store is open, however long that takes (every failed attempt is logged where it is
+        made); for background work that cannot start without it. A bad setting raises its ConfigurationError."""
+        while self._research is None:
+            if self._fatal is not None:
+                raise self._fatal
+            with anyio.move_on_after(STORE_RETRY_MAX_SECONDS):
+                await self._open.wait()
         return self._research
 
     @classmethod
@@ -170,18 +246,8 @@ class Core:
         await core.gateway.aclose()
 
     async def _serve(self) -> None:
-        try:
-            # Imported in a thread so that SQLAlchemy's import does not hold up the first MCP answers.
-            store_module = await anyio.to_thread.run_sync(importlib.import_module, "server.core.store")
-            store_class: type[Store] = store_module.Store
-            private_dir(self.settings.data_dir)
-            # Shielded: an open cut short by shutdown would leave a driver thread behind that blocks exit.
-            with anyio.CancelScope(shield=True), anyio.fail_after(STORE_READY_SECONDS):
-                store = await store_class.open(self.settings.resolved_database_url())
-        except Exception as exc:
-            self._failure = exc
-            self._ready.set()
-            log.exception("opening the job store failed")
+        store = await self._open_store()
+        if store is None:
             return
         self._store = store
         try:
@@ -189,13 +255,51 @@ class Core:
                 self.settings, self.gateway, store, self.costs, replica_id=self.replica_id
             )
             async with anyio.create_task_group() as tg:
-                await tg.start(service.run)
+                await tg.start(service.run)  # resumes the unfinished runs
                 self._research = service
-                self._ready.set()
+                self._open.set()
+                self._first_attempt.set()
         finally:
-            self._ready.set()
+            self._first_attempt.set()
             with anyio.CancelScope(shield=True):
                 await store.close()
+
+    async def _open_store(self) -> Store | None:
+        """Open the store, retrying with backoff until it opens (None: a bad setting, which no retry fixes)."""
+        # Imported in a thread so that SQLAlchemy's import does not hold up the first MCP answers.
+        store_module = await anyio.to_thread.run_sync(importlib.import_module, "server.core.store")
+        store_class: type[Store] = store_module.Store
+        url = self.settings.resolved_database_url()
+        backoff = STORE_RETRY_FIRST_SECONDS
+        while True:
+            self._attempts += 1
+            try:
+                private_dir(self.settings.data_dir)
+                # Shielded: an open cut short by shutdown would leave a driver thread behind that blocks exit.
+                with anyio.CancelScope(shield=True), anyio.fail_after(STORE_ATTEMPT_SECONDS):
+                    store = await store_class.open(url)
+            except errors.ConfigurationError as exc:
+                self._fatal = exc
+                self._first_attempt.set()
+                log.error("the job store cannot be opened: %s", exc)
+                return None
+            except Exception as exc:
+                self._last_failure = exc.__class__.__name__
+                self._first_attempt.set()
+                log.warning(
+                    "opening the job store failed (attempt %d: %s: %s); retrying in %.1f s",
+                    self._attempts,
+                    self._last_failure,
+                    str(exc)[:300],
+                    backoff,
+                )
+                await anyio.sleep(backoff)
+                backoff = min(backoff * 2, STORE_RETRY_MAX_SECONDS)
+                continue
+            if self._last_failure is not None:
+                log.info("the job store is open (attempt %d)", self._attempts)
+            self._last_failure = None
+            return store
 
     async def warm_up(self) -> None:
         """Build the Gemini client off the event loop (importing google-genai takes a second or two).

@@ -19,8 +19,11 @@ ResearchStatus = Literal[
     "awaiting_approval",
     "start_unknown",
 ]
+# Ours, never Gemini's: a start cut short (a crash, a database that failed) before Gemini's answer was recorded.
+# The run may exist upstream, and be billed, under an id we never learnt; the job's id is the start's own key.
+START_UNKNOWN = "start_unknown"
 TERMINAL_STATUSES: frozenset[str] = frozenset(
-    {"completed", "failed", "cancelled", "incomplete", "budget_exceeded", "timed_out", "start_unknown"}
+    {"completed", "failed", "cancelled", "incomplete", "budget_exceeded", "timed_out", START_UNKNOWN}
 )
 # A planned job whose plan waits for the user (approve or cancel it); nobody watches it meanwhile.
 AWAITING_APPROVAL = "awaiting_approval"
@@ -344,3 +347,15 @@ class ResearchJob:
     def upstream_id(self) -> str:
         """The interaction that works for this job now: the approved run, else the one it started with."""
         return self.run_id or self.interaction_id
+
+
+@dataclass(frozen=True, slots=True)
+class StartIntent:
+    """A research run about to be started (written before Gemini is asked): who asked, what, when, from where."""
+
+    key: str  # provisional: the job's id until Gemini's is known, and for good if it never is
+    prompt: str
+    agent: str
+    origin: Origin
+    replica_id: str
+    created_at: datetime

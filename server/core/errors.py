@@ -10,6 +10,7 @@ GeminiInteractionsError
  ├─ ConflictError               a record that already exists (recording the same research run twice)
  │   └─ NotAwaitingApproval     approving a plan that is not waiting for it (.status, .approved)
  ├─ LimitReached                an operator's limit refuses a start (.limit: the setting, .resets_at)
+ ├─ NotReady                    the job database is not open yet (still connecting; retried on its own)
  └─ UpstreamError               Gemini answered with an error or not at all (.status_code, .reason)
      ├─ AuthenticationFailed    the API key: not valid, refused (unrestricted/standard key), restricted
      ├─ AccessDenied            403 not about the key: this project may not use that model or agent
@@ -18,7 +19,9 @@ GeminiInteractionsError
      ├─ UnknownModel            404 for the model or agent id: mistyped or retired (names the id and setting)
      ├─ UpstreamRejected        400/402/409/422: Gemini refused the request
      ├─ UpstreamTimeout         no answer within our timeout
-     └─ UpstreamUnavailable     connection failure, 5xx
+     ├─ UpstreamUnavailable     connection failure, 5xx
+     └─ StartUnknown            a research start with no readable answer: the run may exist upstream (billed),
+                                so it is listed as ``start_unknown`` under ``.job_id``
 
 Which Gemini answer becomes which error, with Google's sources: the README's error table and
 ``upstream_errors.py``.
@@ -31,6 +34,9 @@ from datetime import datetime
 KEY_HELP = (
     "Set GEMINI_API_KEY (create one at https://aistudio.google.com/apikey) in the environment of this "
     "server, or start it with --emulator to try it without a key."
+)
+USAGE_HELP = (
+    "Check your usage in Google AI Studio (https://aistudio.google.com/usage) before starting it again."
 )
 
 
@@ -89,6 +95,10 @@ class LimitReached(GeminiInteractionsError):
         self.resets_at = resets_at
 
 
+class NotReady(GeminiInteractionsError):
+    pass
+
+
 class UpstreamError(GeminiInteractionsError):
     status_code: int | None = None
     reason: str | None = None  # Google's error reason (``details[].reason``), when it sent one
@@ -138,6 +148,12 @@ class UpstreamTimeout(UpstreamError):
 
 class UpstreamUnavailable(UpstreamError):
     pass
+
+
+class StartUnknown(UpstreamError):
+    def __init__(self, message: str, *, job_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
 
 
 def missing_key() -> ConfigurationError:

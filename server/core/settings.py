@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     poll_seconds: float = Field(default=10.0, gt=0)
     research_deadline_seconds: float = Field(default=3900.0, gt=0)
     lease_seconds: float = Field(default=30.0, gt=0)
+    # How long writing a research start's intent, or the run Gemini started, may take: past it the start is
+    # refused (nothing sent to Gemini), or the run is cancelled upstream (it could not be tracked).
+    research_record_seconds: float = Field(default=15.0, gt=0)
     # A research stream that sends nothing for this long is treated as hung: we poll instead.
     stream_read_timeout_seconds: float = Field(default=120.0, gt=0)
     mcp_token: SecretStr | None = None
@@ -166,6 +169,13 @@ class Settings(BaseSettings):
     def research_create_timeout_seconds(self) -> float:
         """How long starting a research run may take before we give up on it (its create is never retried)."""
         return min(self.request_timeout_seconds, 30.0)
+
+    @property
+    def research_start_window_seconds(self) -> float:
+        """The longest a live start can take: its intent, the create, the record and a cancel if the record
+        failed. A start older than this was cut short (a crash)."""
+        create, record = self.research_create_timeout_seconds, self.research_record_seconds
+        return max(3 * create, 2 * create + 2 * record + 1.0)
 
 
 def check_signing_secrets(value: str) -> None:

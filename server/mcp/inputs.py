@@ -13,6 +13,7 @@ from server.core import (
     DEFAULT_MODEL,
     DEFAULT_RESEARCH_AGENT,
     THOROUGH_RESEARCH_AGENT,
+    ResearchStatus,
     ThinkingLevel,
     ToolName,
 )
@@ -20,17 +21,7 @@ from server.core import (
 AspectRatio = Literal[
     "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9", "1:8", "8:1", "1:4", "4:1"
 ]
-StatusFilter = Literal[
-    "in_progress",
-    "awaiting_approval",
-    "completed",
-    "failed",
-    "cancelled",
-    "incomplete",
-    "budget_exceeded",
-    "timed_out",
-    "start_unknown",
-]
+StatusFilter = ResearchStatus
 
 Prompt = Annotated[str, Field(min_length=1, description="What to ask Gemini, in plain language.")]
 SystemInstruction = Annotated[

@@ -64,6 +64,7 @@ async def pump_research_events(core: Core, publish: Publish) -> None:
     backoff = 1.0
     while True:
         try:
+            await core.opened()  # a database not up yet is retried by the core, and logged there
             async with core.research.events() as events:
                 backoff = 1.0
                 async for event in events:

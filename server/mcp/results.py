@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
 from pydantic import BaseModel, Field
 
+from server.core import START_UNKNOWN, format_usd
 from server.core import elapsed_seconds as elapsed
-from server.core import format_usd
 
 if TYPE_CHECKING:
     from server.core import Answer, Cost, ResearchJob, Usage
@@ -205,7 +205,8 @@ class ResearchStarted(BaseModel):
 
 STATUSES = (
     "in_progress, awaiting_approval (a plan waits for approve_research), completed, failed, cancelled, "
-    "incomplete, budget_exceeded, timed_out or start_unknown"
+    "incomplete, budget_exceeded, timed_out or start_unknown (the start was cut short before Gemini's answer "
+    "was recorded: it may have run and been billed; check AI Studio usage before starting it again)"
 )
 
 
@@ -237,7 +238,9 @@ class ResearchStatusResult(BaseModel):
 
 
 class JobSummary(BaseModel):
-    interaction_id: str
+    interaction_id: str = Field(
+        description="The job id: Gemini's interaction id, or start-… for a start_unknown job (no run id known)."
+    )
     status: str = Field(description=f"{STATUSES}.")
     prompt: str = Field(description=f"The research request (first {MAX_PROMPT_ECHO} characters).")
     agent: str
@@ -245,7 +248,9 @@ class JobSummary(BaseModel):
     finished_at: str | None = None
     elapsed_seconds: float
     progress: str | None = None
-    error: str | None = None
+    error: str | None = Field(
+        default=None, description="Why it failed, or what to do about a start_unknown job."
+    )
     report_path: str | None = None
     resource_uri: str
     run_interaction_id: str | None = Field(default=None, description="A planned job's approved run.")
@@ -317,6 +322,11 @@ def status_page(job: ResearchJob, report: str, *, offset: int, max_chars: int) -
         hint = (
             "The report is complete." if offset == 0 else f"End of the report ({len(report)} characters)."
         ) + f" Ask follow-up questions with continue_thread(interaction_id='{job.interaction_id}')."
+    elif job.status == START_UNKNOWN:
+        hint = (
+            f"{job.error or 'This start was cut short before Gemini answered.'} Then start it again with "
+            "start_research if it did not run."
+        )
     else:
         hint = f"The job ended with status {job.status}. Start a new one with start_research if needed."
     return ResearchStatusResult(

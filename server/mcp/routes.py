@@ -1,5 +1,5 @@
 """The HTTP side of the MCP front door, assembled in one place: the streamable HTTP endpoint at ``/mcp`` and
-every other route the server answers (``/healthz``; ``POST /gemini/webhooks`` when Gemini's webhooks are
+every other route the server answers (``/healthz``, ``/readyz``; ``POST /gemini/webhooks`` when Gemini's webhooks are
 configured). A new endpoint is added here (``add_routes``); it gets the same guards as every other route: bodies
 bounded in bytes and time (``server.core.guard_bodies``), heads in time (``serve_http``)."""
 
@@ -22,16 +22,36 @@ from .sessions import SessionCap
 #: The SDK refuses a bigger ``/mcp`` body itself (413); the guard holds every route to the same bound.
 MAX_BODY_BYTES = DEFAULT_MAX_REQUEST_BODY_SIZE
 
+STARTING = {
+    "ready": False,
+    "store": "opening",
+    "migrations": None,
+    "attempts": 0,
+    "detail": "The server is starting.",
+}
+
 
 async def healthz(_request: Request) -> JSONResponse:
     """Liveness: the process serves."""
     return JSONResponse({"status": "ok"})
 
 
+def readyz_for(slot: CoreSlot) -> Any:
+    async def readyz(_request: Request) -> JSONResponse:
+        """Readiness: the job store is open and its migrations applied (503 with the reason until then)."""
+        if slot.core is None:
+            return JSONResponse(STARTING, status_code=503)
+        readiness = slot.core.readiness()
+        return JSONResponse(readiness.as_json(), status_code=200 if readiness.ready else 503)
+
+    return readyz
+
+
 def add_routes(server: MCPServer[Any], settings: Settings, slot: CoreSlot) -> None:
     """Every route besides ``/mcp``; they answer without a token and whatever the Host header (Gemini's
     deliveries prove themselves with their signature)."""
     server.custom_route("/healthz", methods=["GET"])(healthz)
+    server.custom_route("/readyz", methods=["GET"])(readyz_for(slot))
     if settings.webhooks_enabled:
 
         def receiver() -> WebhookReceiver | None:

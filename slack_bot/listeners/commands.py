@@ -10,6 +10,8 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
+from server.core import NotReady
+
 from .. import conversation, not_a_member, research_runs, usage
 from ..markdown import truncate
 from ..neutralise import neutralise
@@ -57,6 +59,8 @@ async def run(bot: SlackBot, sub: str, rest: str, command: dict[str, Any], respo
             return
         log.exception("/gemini %s failed", sub)
         await respond(SORRY)
+    except NotReady as exc:  # the job database is not open yet: say so, not "something went wrong"
+        await respond(f":warning: {exc}")
     except Exception:
         log.exception("/gemini %s failed", sub)
         await respond(SORRY)

@@ -17,7 +17,7 @@ import pytest
 
 from server.emulator import EmulatorHandle
 from tests.support.env import REPO, SCRIPTS, TEST_KEY, free_port, host_env
-from tests.support.processes import mcp_http_process
+from tests.support.processes import mcp_http_process, readiness, wait_ready, wait_until
 
 DOCKERFILE = REPO / "Dockerfile"
 ENTRYPOINT = REPO / "docker" / "entrypoint.sh"
@@ -43,11 +43,11 @@ def project_scripts() -> dict[str, str]:
         return dict(tomllib.load(f)["project"]["scripts"])
 
 
-def entrypoint_execs() -> dict[str, list[str]]:
-    """role → the command line its branch execs (from docker/entrypoint.sh's case statement)."""
+def entrypoint_execs() -> dict[str, list[list[str]]]:
+    """role → every command line its branch may exec (from docker/entrypoint.sh's case statement)."""
     text = ENTRYPOINT.read_text()
-    branches = re.findall(r"^\s*([\w*|-]+)\)\s*\n?\s*(?:if[\s\S]*?fi\s*)?exec ([^\n;]+)", text, re.MULTILINE)
-    return {role: line.split() for role, line in branches}
+    branches = re.findall(r"^\s*([\w*|-]+)\)\s*\n([\s\S]*?);;", text, re.MULTILINE)
+    return {role: [line.split() for line in re.findall(r"exec ([^\n;]+)", body)] for role, body in branches}
 
 
 def test_every_command_the_image_runs_is_a_console_script_that_starts() -> None:
@@ -62,17 +62,19 @@ def test_every_command_the_image_runs_is_a_console_script_that_starts() -> None:
     # The entrypoint and the health check are the repository's files, copied where the image runs them.
     assert entry == ["/app/entrypoint.sh"]
     assert ["docker/entrypoint.sh", "docker/healthcheck.py", "/app/"] in copies
-    assert json.loads(health.split("CMD", 1)[1]) == ["python", "/app/healthcheck.py"]
+    assert json.loads(health.split("CMD", 1)[1]) == ["python", "/app/healthcheck.py", "/readyz"]
 
     execs = entrypoint_execs()
     assert set(execs) >= {"mcp", "slack"} and cmd[0] in execs, execs
-    commands = {role: line[0] for role, line in execs.items() if not line[0].startswith('"$')}
-    assert commands == {"mcp": "gemini-interactions-mcp", "slack": "gemini-interactions-slack"}
-    for role, command in commands.items():
+    commands = {
+        role: {line[0] for line in lines} for role, lines in execs.items() if not lines[0][0].startswith('"$')
+    }
+    assert commands == {"mcp": {"gemini-interactions-mcp"}, "slack": {"gemini-interactions-slack"}}
+    for role, (command,) in commands.items():
         assert command in scripts, f"role {role} runs {command}, which is not in [project.scripts]"
         # Every option the entrypoint passes is one the script knows.
         help_text = _uv_run_help(command)
-        for flag in (word for word in execs[role][1:] if word.startswith("--")):
+        for flag in (word for line in execs[role] for word in line[1:] if word.startswith("--")):
             assert flag in help_text, f"{command} does not accept {flag}"
     for script in scripts:  # and every script the image installs starts
         _uv_run_help(script)
@@ -125,18 +127,17 @@ def test_entrypoint_refuses_an_unknown_role() -> None:
     assert "unknown role or command 'mpc'" in result.stderr
 
 
-def _health(pid: int, **env: str) -> int:
-    result = subprocess.run(
-        [sys.executable, str(HEALTHCHECK), str(pid)],
+def _health(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(HEALTHCHECK), *args],
         env=host_env(**env),
         capture_output=True,
         text=True,
         timeout=30,
     )
-    return result.returncode
 
 
-def test_health_check_asks_the_server(emulator: EmulatorHandle, tmp_path: Path) -> None:
+def test_health_check_asks_the_server_for_readiness(emulator: EmulatorHandle, tmp_path: Path) -> None:
     env = host_env(
         GEMINI_API_KEY=TEST_KEY,
         GOOGLE_GEMINI_BASE_URL=emulator.url,
@@ -144,17 +145,37 @@ def test_health_check_asks_the_server(emulator: EmulatorHandle, tmp_path: Path) 
     )
     with mcp_http_process(env, tmp_path / "server.log") as server:
         port = server.url.rsplit(":", 1)[1].split("/")[0]
-        assert _health(server.pid, PORT=port) == 0
-    assert _health(os.getpid(), PORT=str(free_port())) == 1  # nothing listening: unhealthy
+        wait_ready(server.url.removesuffix("/mcp"), server.process, server.log)
+        assert _health(PORT=port).returncode == 0  # /readyz: the store opened
+        assert _health("/healthz", PORT=port).returncode == 0
+    unanswered = _health(PORT=str(free_port()))  # nothing listening: unhealthy
+    assert unanswered.returncode == 1 and "/readyz" in unanswered.stderr
+    assert _health("/metrics", PORT=port).returncode == 2
 
 
-def test_health_check_in_slack_socket_mode_has_nothing_to_ask(tmp_path: Path) -> None:
-    """The bot in Socket Mode serves no HTTP: healthy while it runs. In HTTP mode it must answer /healthz."""
-    stand_in = subprocess.Popen(["bash", "-c", "exec -a gemini-interactions-slack sleep 60"])
-    try:
-        port = str(free_port())
-        assert _health(stand_in.pid, PORT=port, SLACK_APP_TOKEN="xapp-1") == 0
-        assert _health(stand_in.pid, PORT=port) == 1
-    finally:
-        stand_in.kill()
-        stand_in.wait(5)
+def test_health_check_reports_why_a_server_is_not_ready(tmp_path: Path) -> None:
+    """A server whose database is not up: liveness passes, readiness fails and says why (docker inspect)."""
+    env = host_env(
+        GEMINI_API_KEY=TEST_KEY,
+        GEMINI_INTERACTIONS_DATA_DIR=str(tmp_path / "data"),
+        GEMINI_INTERACTIONS_DATABASE_URL=f"postgresql+asyncpg://nobody@127.0.0.1:{free_port()}/gemini",
+    )
+    with mcp_http_process(env, tmp_path / "server.log") as server:
+        port = server.url.rsplit(":", 1)[1].split("/")[0]
+        base = server.url.removesuffix("/mcp")
+        retrying = wait_until(
+            lambda: readiness(base)[1].get("store") == "retrying", server.process, server.log, "a failed open"
+        )
+        assert retrying
+        assert _health("/healthz", PORT=port).returncode == 0
+        not_ready = _health(PORT=port)
+    assert not_ready.returncode == 1, not_ready.stderr
+    assert "503" in not_ready.stderr and "could not be opened yet" in not_ready.stderr, not_ready.stderr
+
+
+def test_socket_mode_gets_a_health_port_from_the_entrypoint() -> None:
+    """The bot in Socket Mode serves no Slack HTTP: the entrypoint gives it --health-port $PORT instead."""
+    [with_token, http_mode] = entrypoint_execs()["slack"]
+    assert with_token[with_token.index("--health-port") + 1] == '"${PORT:-8000}"'
+    assert "--health-port" not in http_mode and "--port" in http_mode
+    assert 'if [ -n "${SLACK_APP_TOKEN:-}" ]' in ENTRYPOINT.read_text()

@@ -5,6 +5,7 @@ clean exit on SIGTERM."""
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,10 +19,11 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from server.core.store.migrations import MIGRATIONS
 from server.mcp.app import build_server
 from tests.support.env import REPO, TEST_KEY, free_port, host_env, make_settings
 from tests.support.mcp import MCP_HEADERS, connect, initialize_request, server_command, text_of
-from tests.support.processes import stop_process, wait_healthy
+from tests.support.processes import readiness, stop_process, wait_healthy
 
 TOKEN = "s3cret-token-for-tests-only"
 INITIALIZE = initialize_request("raw-http-test")
@@ -73,6 +75,23 @@ def test_healthz_needs_no_token(http_server: HttpServer) -> None:
     response = httpx.get(http_server.url.removesuffix("/mcp") + "/healthz", timeout=5)
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_readyz_needs_no_token_and_says_the_store_is_open(http_server: HttpServer) -> None:
+    base = http_server.url.removesuffix("/mcp")
+    deadline = time.monotonic() + 30
+    while (found := readiness(base))[0] != 200 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the store opens in the background, a moment after /healthz answers
+    status, body = found
+    assert status == 200 and body == {
+        "ready": True,
+        "store": "open",
+        "migrations": MIGRATIONS[-1].__name__,
+        "attempts": 1,
+        "detail": "The job store is open and its migrations applied.",
+    }
+    foreign = httpx.get(f"{base}/readyz", headers={"Host": "elsewhere.example"}, timeout=5)
+    assert foreign.status_code == 200  # like /healthz: for probes, whatever the Host header
 
 
 @pytest.mark.parametrize(

@@ -102,6 +102,13 @@ async def test_healthz(signed: SignedSlack) -> None:
     assert response.status_code == 200 and response.json()["ok"] is True
 
 
+async def test_readyz_says_the_store_is_open_and_slack_accepted_the_token(signed: SignedSlack) -> None:
+    response = await signed.http.get("/readyz")
+    body = response.json()
+    assert response.status_code == 200, body
+    assert body == body | {"ready": True, "store": "open", "slack": "connected"}
+
+
 async def test_events_we_do_not_answer_get_200_and_no_reply(signed: SignedSlack, slack: FakeSlack) -> None:
     # Top-level channel chatter, edits and other bots: acked, ignored.
     await signed.event(user_message("just chatting"))

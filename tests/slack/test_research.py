@@ -204,9 +204,10 @@ async def test_only_starts_whose_run_was_never_recorded_are_reported(slack: Fake
         await bot.store.add_pending_start(PendingStart("T1", "C1", ts, "U1", f"topic {ts}", when))
 
     [edit] = await slack.wait_for(
-        "chat.update", 1, timeout=10, where=lambda c: "did not start" in c.args["text"]
+        "chat.update", 1, timeout=10, where=lambda c: "may have started" in c.args["text"]
     )
     assert edit.args["ts"] == lost and "*topic " in edit.args["text"]
+    assert "aistudio.google.com/usage" in edit.args["text"]  # what to check before starting it again
     await asyncio.sleep(1.0)  # several more sweeps (0.3 s): told once, nothing else touched
     assert [c.args["ts"] for c in slack.calls_to("chat.update")] == [lost]
     assert [p.message_ts for p in await bot.store.stale_pending_starts(0)] == [fresh]

@@ -4,12 +4,14 @@ mode, SQLite under tmp_path, the emulator as Gemini, the fake as Slack)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from pathlib import Path
 
 import httpx
 import pytest
 
+from server.core.research.crash_points import CRASH_EXIT_CODE, CRASH_POINTS
 from server.emulator import EmulatorHandle
 from slack_bot.render import REPORT_EVENT_TYPE
 from tests.fakes.slack_api import Call, FakeSlack, signed_headers, slash_command_body
@@ -133,28 +135,41 @@ async def test_a_rejected_token_exits_with_a_clear_message(
     assert "Slack rejected SLACK_BOT_TOKEN (invalid_auth)" in text and "Traceback" not in text
 
 
+@pytest.mark.parametrize("point", CRASH_POINTS)
 async def test_a_start_cut_short_by_a_crash_is_reported_to_its_user(
-    slack: FakeSlack, emulator: EmulatorHandle, tmp_path: Path
+    slack: FakeSlack, emulator: EmulatorHandle, tmp_path: Path, point: str
 ) -> None:
-    """Killed while Gemini was starting the run: after the restart the 'Starting…' message says what happened."""
-    env = _env(slack, emulator, tmp_path / "data", GEMINI_INTERACTIONS_REQUEST_TIMEOUT_SECONDS="1")
-    hang = emulator.faults.hang(1, kind="create")
-    async with bot_process(env) as first:
+    """Killed at each point of a start (a test hook exits there, as kill -9 would): after the restart the
+    'Starting…' message says the run may have started and to check usage, and the App Home lists it as start
+    unknown with its prompt and the time it was begun."""
+    env = _env(
+        slack,
+        emulator,
+        tmp_path / "data",
+        GEMINI_INTERACTIONS_REQUEST_TIMEOUT_SECONDS="1",  # a short start window: cut-short starts show soon
+        GEMINI_INTERACTIONS_RESEARCH_RECORD_SECONDS="1",
+    )
+    crashing = env | {"GEMINI_INTERACTIONS_TEST_HOOKS": "1", "GEMINI_INTERACTIONS_TEST_CRASH_AT": point}
+    creates = emulator.stats.by_kind["create"]
+    async with bot_process(crashing) as first:
         await _command(first, slack, "research interrupted start")
         [started] = await slack.wait_for("chat.postMessage", 1, timeout=15)
         ts = str(started.response["ts"])
-        await slack.wait_until(lambda: hang.fired == 1, timeout=15, what="the create to reach Gemini")
-        first.process.send_signal(signal.SIGKILL)
-        await asyncio.wait_for(first.process.wait(), 10)
-    emulator.faults.clear()
+        assert await asyncio.wait_for(first.process.wait(), 15) == CRASH_EXIT_CODE, first.log()
+    assert emulator.stats.by_kind["create"] == creates + (point != "before_create")
+    # The run's id is logged the moment Gemini returns it, before any database write.
+    assert ("Gemini started run v1_" in first.log()) == (point == "before_record"), first.log()
 
     def told(call: Call) -> bool:
-        return call.args.get("ts") == ts and "did not start" in str(call.args.get("text"))
+        return call.args.get("ts") == ts and "may have started" in str(call.args.get("text"))
 
     async with bot_process(env) as second:
         [edit] = await slack.wait_for("chat.update", 1, timeout=20, where=told)
-        assert "<@U1>" in edit.args["text"] and "/gemini research" in edit.args["text"]
+        assert "<@U1>" in edit.args["text"] and "aistudio.google.com/usage" in edit.args["text"]
+        [home] = await slack.wait_for("views.publish", 1, timeout=10)
         await _settle(slack, 1.5)
         assert second.process.returncode is None, second.log()
+    shown = json.dumps(home.args["view"])
+    assert "start unknown" in shown and "interrupted start" in shown and "<!date^" in shown, shown
+    assert "aistudio.google.com/usage" in shown
     assert len(slack.calls_to("chat.update", where=told)) == 1
-    assert "did not start" in slack.message(started.args["channel"], ts)["text"]

@@ -4,6 +4,7 @@
   immediate``) and its temp dir removed at the end of the session.
 - ``pg_url`` (function): a fresh, empty database on it, as ``postgresql+asyncpg://postgres@127.0.0.1:PORT/NAME``,
   dropped after the test.
+- ``own_pg_server`` (function): a server of the test's own, which it may stop and start again.
 
 When the binaries are missing the fixtures skip, or fail when ``CI`` is set.
 """
@@ -23,8 +24,7 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
+def _running_server() -> Iterator[PostgresServer]:
     bin_dir = find_bin_dir()
     if bin_dir is None:
         message = f"PostgreSQL server binaries (initdb, pg_ctl) not found; install them: {INSTALL_COMMAND}"
@@ -45,6 +45,17 @@ def pg_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    yield from _running_server()
+
+
+@pytest.fixture
+def own_pg_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for this test alone, to stop and start again (``pause``/``resume``)."""
+    yield from _running_server()
 
 
 @pytest.fixture

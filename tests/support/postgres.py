@@ -95,20 +95,40 @@ class PostgresServer:
         last_error = ""
         for _attempt in range(3):  # a free port can be taken between probing and binding
             self.port = free_port()
-            options = (
-                f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-            )
-            result = self._run(
-                "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options,
-                "-w", "-t", str(int(START_TIMEOUT)), "start", check=False,
-            )  # fmt: skip
+            result = self._pg_ctl_start()
             if result.returncode == 0:
                 self._running = True
                 self._wait_ready(time.monotonic() + START_TIMEOUT)
                 return
             last_error = result.stdout + result.stderr + self._log_tail()
         raise RuntimeError(f"PostgreSQL did not start:\n{last_error}")
+
+    def pause(self) -> None:
+        """Stop the server (a fast shutdown: clients are disconnected), keeping its data and its port."""
+        self._run(
+            "pg_ctl", "-D", str(self.data_dir), "stop", "-m", "fast", "-w", "-t", str(int(START_TIMEOUT))
+        )
+        self._running = False
+
+    def resume(self) -> None:
+        """Start a paused server again, on the same port with the same data."""
+        result = self._pg_ctl_start()
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"PostgreSQL did not start again:\n{result.stdout}{result.stderr}{self._log_tail()}"
+            )
+        self._running = True
+        self._wait_ready(time.monotonic() + START_TIMEOUT)
+
+    def _pg_ctl_start(self) -> subprocess.CompletedProcess[str]:
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.socket_dir} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+        )
+        return self._run(
+            "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options,
+            "-w", "-t", str(int(START_TIMEOUT)), "start", check=False,
+        )  # fmt: skip
 
     def stop(self) -> None:
         self._worker.shutdown(wait=True, cancel_futures=True)

@@ -83,6 +83,25 @@ def wait_healthy(base: str, proc: subprocess.Popen[Any], log: Path, timeout: flo
     wait_until(lambda: healthy(base), proc, log, "the server", timeout)
 
 
+def readiness(base: str) -> tuple[int, dict[str, Any]]:
+    """``GET /readyz``: the status code and the body (0 and {} when nothing answers)."""
+    try:
+        response = httpx.get(f"{base}/readyz", timeout=2.0)
+    except httpx.HTTPError:
+        return 0, {}
+    return response.status_code, response.json()
+
+
+def wait_ready(base: str, proc: subprocess.Popen[Any], log: Path, timeout: float = 30.0) -> dict[str, Any]:
+    """Wait (bounded) until ``/readyz`` answers 200; its body. Fails with the log if the process exits."""
+
+    def ready() -> dict[str, Any] | None:
+        status, body = readiness(base)
+        return body if status == 200 else None
+
+    return wait_until(ready, proc, log, "readiness", timeout)
+
+
 @contextmanager
 def mcp_http_process(
     env: dict[str, str], log: Path, *args: str, host: str = "127.0.0.1", port: int | None = None

@@ -1,19 +1,22 @@
 """Deep Research jobs, as the front doors see them: start, look up, list, cancel, read the report, follow events.
 
-A run is recorded in the store the moment Gemini has started it, with the opaque ``destinations`` its report
-must reach (a front door's own format, e.g. a Slack thread); this process then takes its lease and watches it
-(``leases.py``, ``watch.py``) until it ends. Never lose one.
+A run is recorded in the store the moment Gemini has started it (``starts.py``: an intent first, so that a start
+cut short still shows, as ``start_unknown``), with the opaque ``destinations`` its report must reach (a front
+door's own format, e.g. a Slack thread); this process then takes its lease and watches it (``leases.py``,
+``watch.py``) until it ends. Never lose one.
 
 Plan first (``plan_first``): Gemini's collaborative planning. The job starts as a planning turn; once the agent
 has proposed its plan the job is ``awaiting_approval`` and nobody watches it. ``approve`` moves it back to
 ``in_progress`` in one conditional update (of two approvals at once, one wins), then starts the run that
-continues the plan and records that run's id on the job, which keeps the id it was started with.
+continues the plan and records that run's id on the job, which keeps the id it was started with. Both creates
+(the start, the approved run) go through ``starts.py``.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -23,13 +26,14 @@ import anyio.abc
 
 from .. import errors
 from ..costs import combined
-from ..domain import GeneratedImage, Origin, ResearchJob
+from ..domain import START_UNKNOWN, Answer, GeneratedImage, Origin, ResearchJob
 from ..limits import check_prompt
 from ..logs import interaction_context
 from .events import JobEvent, publish, subscribe
 from .leases import LeaseKeeper, default_replica_id
 from .pushes import PushSignals, relay
 from .reports import ReportFiles
+from .starts import Starter
 from .watch import RunWatcher
 
 if TYPE_CHECKING:
@@ -52,8 +56,8 @@ def _now() -> datetime:
 
 
 def elapsed_seconds(job: ResearchJob) -> float:
-    """Seconds since the job started, until it finished."""
-    if job.created_at is None:
+    """Seconds since the job started, until it finished (0 for a start we know nothing more of)."""
+    if job.created_at is None or job.status == START_UNKNOWN:
         return 0.0
     end = job.finished_at or _now()
     return max(0.0, (end - job.created_at).total_seconds())
@@ -104,16 +108,17 @@ class ResearchService:
         self._leases = LeaseKeeper(
             settings, store, self._watcher, replica_id=self.replica_id, pushes=self._pushes
         )
+        self._starter = Starter(settings, gateway, store, replica_id=self.replica_id)
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Watch every unfinished run this process can claim, until cancelled (see ``leases.py``)."""
+        """Settle starts cut short by a crash (``starts.py``), and watch every unfinished run this process can
+        claim (``leases.py``), until cancelled."""
         self._reports.bind_loop()
-        if self._pushes is None:
-            await self._leases.run(task_status=task_status)
-            return
         async with anyio.create_task_group() as tg:
-            tg.start_soon(relay, self._store, self._pushes, name="webhook pushes → watchers")
-            tg.start_soon(self._forget_old_deliveries, name="forget old webhook deliveries")
+            await tg.start(functools.partial(self._starter.run, lone=self._store.dialect == "sqlite"))
+            if self._pushes is not None:
+                tg.start_soon(relay, self._store, self._pushes, name="webhook pushes → watchers")
+                tg.start_soon(self._forget_old_deliveries, name="forget old webhook deliveries")
             await self._leases.run(task_status=task_status)
 
     async def _forget_old_deliveries(self) -> None:
@@ -151,59 +156,48 @@ class ResearchService:
         chosen = (agent or "").strip()
         agent = chosen or self._settings.research_agent
         reservation = await self._costs.limits.take_research_start(origin.owner)
-        try:
-            created = await self._gateway.start_research(
+
+        def create() -> Awaitable[Answer]:
+            return self._gateway.start_research(
                 prompt, agent=agent, agent_from_argument=bool(chosen), plan_first=plan_first
             )
+
+        try:
+            job = await self._starter.start(
+                prompt,
+                agent=agent,
+                origin=origin,
+                destinations=list(destinations),
+                create=create,
+                plan_first=plan_first,
+            )
+        except errors.StartUnknown:
+            raise  # it may have run, and been billed: it stays counted
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await self._costs.limits.give_back(reservation)
             raise
-        with interaction_context(created.interaction_id):
-            return await self._record(
-                created.interaction_id, prompt, agent, origin, list(destinations), plan_first
-            )
+        with interaction_context(job.interaction_id):
+            await self._watch_new(job)
+        return job
 
-    async def _record(
-        self,
-        interaction_id: str,
-        prompt: str,
-        agent: str,
-        origin: Origin,
-        destinations: list[str],
-        plan_first: bool,
-    ) -> ResearchJob:
-        """Store a run Gemini has just started, and watch it; cancel it upstream if it cannot be stored."""
-        job = ResearchJob(
-            interaction_id=interaction_id,
-            prompt=prompt,
-            agent=agent,
-            origin=origin,
-            status="in_progress",
-            created_at=_now(),
-            plan_first=plan_first,
-        )
+    async def _watch_new(self, job: ResearchJob) -> None:
+        """Watch a run just recorded, and tell every process it started."""
         try:
-            await self._store.create_job(job, destinations=destinations)
-        except Exception:
-            log.exception("recording research job %s failed; cancelling it upstream", job.interaction_id)
-            with anyio.CancelScope(shield=True):
-                try:
-                    await self._gateway.cancel(job.interaction_id)
-                except errors.GeminiInteractionsError:
-                    log.warning("could not cancel %s upstream", job.interaction_id)
-            raise errors.GeminiInteractionsError(
-                "The research run could not be recorded (database error), so it was cancelled. Try again."
-            ) from None
-        await self._leases.claim(job)
+            await self._leases.claim(job)
+        except Exception:  # recorded all the same: the next look for unwatched runs takes it
+            log.warning("taking the lease on %s failed; it will be picked up shortly", job.interaction_id)
         await publish(self._store, "started", job.interaction_id)
         log.info(
             "research %s started (agent %s%s)",
             job.interaction_id,
-            agent,
-            ", plan first" if plan_first else "",
+            job.agent,
+            ", plan first" if job.plan_first else "",
         )
-        return job
+
+    async def settle_starts(self) -> list[ResearchJob]:
+        """Turn starts that were cut short (older than any live start can be) into ``start_unknown`` jobs now."""
+        return await self._starter.settle()
 
     async def approve(
         self, interaction_id: str, *, viewer: Origin, changes: str | None = None
@@ -229,34 +223,25 @@ class ResearchService:
         )
         if approved is None:
             raise not_awaiting(await self._store.get_job(job_id) or job)
+        reply = RUN_WITH_CHANGES.format(changes=wanted) if wanted else RUN_AS_PLANNED
+
+        def create() -> Awaitable[Answer]:
+            return self._gateway.run_plan(job_id, reply, agent=job.agent)
+
         self._watcher.starting.add(job_id)
         try:
-            try:
-                reply = RUN_WITH_CHANGES.format(changes=wanted) if wanted else RUN_AS_PLANNED
-                run = await self._gateway.run_plan(job_id, reply, agent=job.agent)
-            except errors.GeminiInteractionsError:
-                # Gemini answered with an error (or not at all, as for a failed start): the plan waits again.
-                if await self._store.reopen_plan(job_id):
-                    await publish(self._store, "plan", job_id)
-                raise
-            if not await self._store.set_run(job_id, run.interaction_id):
-                log.info("research %s was cancelled while its run started; cancelling the run", job_id)
-                with anyio.CancelScope(shield=True):
-                    try:
-                        await self._gateway.cancel(run.interaction_id)
-                    except errors.GeminiInteractionsError as exc:
-                        log.warning("could not cancel run %s upstream: %s", run.interaction_id, exc)
-                return await self._store.get_job(job_id) or approved
+            running = await self._starter.start_approved(approved, create)
         finally:
             self._watcher.starting.discard(job_id)
-        running = await self._store.get_job(job_id) or approved
+        if running is None:  # cancelled while its run started (and the run then cancelled)
+            return await self._store.get_job(job_id) or approved
         await self._leases.claim(running)
         await publish(self._store, "approved", job_id)
         log.info(
             "research %s: plan approved%s; run %s",
             job_id,
             " with changes" if wanted else "",
-            run.interaction_id,
+            running.run_id,
         )
         return running
 

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 import anyio
 
 from .. import errors
-from ..domain import TERMINAL_STATUSES, Answer, ResearchJob, UsageRecord, disposition
+from ..domain import START_UNKNOWN, TERMINAL_STATUSES, Answer, ResearchJob, UsageRecord, disposition
 from .events import publish
 from .pushes import PushSignals
 from .reports import ReportFiles
+from .starts import CUT_SHORT
 
 if TYPE_CHECKING:
     from ..costs import Costs
@@ -54,10 +55,6 @@ STATUS_HELP = {
 
 
 NO_PLAN = "The research agent answered without a plan. Start again, or start without planning first."
-START_LOST = (
-    "Starting the approved run was cut short by a restart before Gemini's answer was recorded, so whether it "
-    "runs (and is billed) is unknown. If no report arrives, start the research again."
-)
 
 
 def _now() -> datetime:
@@ -266,7 +263,7 @@ class RunWatcher:
             self.finishing.discard(job_id)
 
     async def _start_lost(self, job_id: str) -> None:
-        if await self._store.finish_job(job_id, "start_unknown", error=START_LOST):
+        if await self._store.finish_job(job_id, START_UNKNOWN, error=CUT_SHORT):
             log.warning("research %s: the start of its approved run was cut short", job_id)
             await publish(self._store, "finished", job_id)
 

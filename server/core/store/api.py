@@ -13,10 +13,11 @@ from .engine import Dialect, create_engine, dialect_of
 from .feedback import FeedbackMixin
 from .interactions import InteractionsMixin
 from .jobs import JobsMixin
-from .migrations import apply_migrations
+from .migrations import MIGRATIONS, apply_migrations
 from .notify import Hub, NotifyMixin, PgListener
 from .plans import PlansMixin
 from .slack import SlackMixin
+from .starts import StartsMixin
 from .usage import UsageMixin
 from .webhooks import WebhooksMixin
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 class Store(
     JobsMixin,
+    StartsMixin,
     PlansMixin,
     InteractionsMixin,
     DeliveriesMixin,
@@ -34,7 +36,7 @@ class Store(
     NotifyMixin,
     UsageMixin,
 ):
-    """Jobs, planned jobs' approvals, interaction owners, deliveries, Slack thread memory, event dedupe, feedback on
+    """Jobs, research starts, planned jobs' approvals, interaction owners, deliveries, Slack thread memory, event dedupe, feedback on
     answers, webhook deliveries, leases, notifications, usage and limit counters.
 
     ``sqlite+aiosqlite:///path`` (one process; the directory is created) or ``postgresql+asyncpg://…`` (any
@@ -47,6 +49,7 @@ class Store(
         self._hub = Hub()
         self._pg_listener = PgListener(pg_dsn, self._hub) if pg_dsn else None
         self._closed = False
+        self.schema = MIGRATIONS[-1].__name__  # opened only with every migration applied
 
     @classmethod
     async def open(cls, url: str, *, echo: bool = False) -> Store:

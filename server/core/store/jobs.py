@@ -12,14 +12,15 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, RowMapping, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import AWAITING_APPROVAL, TERMINAL_STATUSES, GeneratedImage, Origin, ResearchJob, UsageRecord
 from ..errors import ConflictError, ResearchNotFound
 from .base import TERMINAL, StoreBase
 from .deliveries import new_delivery
-from .engine import skip_locked, utcnow
+from .engine import Dialect, skip_locked, utcnow
 from .interactions import new_interactions
 from .schema import jobs, report_images, reports
 from .usage import insert_usage
@@ -38,20 +39,25 @@ UPDATABLE_FIELDS: frozenset[str] = frozenset(
 )
 
 
+def origin_of(m: RowMapping) -> Origin:
+    """The origin columns of a row (jobs and research_starts share them)."""
+    return Origin(
+        source=m["source"],
+        owner=m["owner"],
+        team_id=m["team_id"],
+        channel_id=m["channel_id"],
+        thread_ts=m["thread_ts"],
+        message_ts=m["message_ts"],
+    )
+
+
 def to_job(row: Row[Any]) -> ResearchJob:
     m = row._mapping
     return ResearchJob(
         interaction_id=m["interaction_id"],
         prompt=m["prompt"],
         agent=m["agent"],
-        origin=Origin(
-            source=m["source"],
-            owner=m["owner"],
-            team_id=m["team_id"],
-            channel_id=m["channel_id"],
-            thread_ts=m["thread_ts"],
-            message_ts=m["message_ts"],
-        ),
+        origin=origin_of(m),
         status=m["status"],
         created_at=m["created_at"],
         updated_at=m["updated_at"],
@@ -84,49 +90,64 @@ def _lease_free(now: datetime) -> ColumnElement[bool]:
     )
 
 
+def job_values(job: ResearchJob, now: datetime) -> dict[str, Any]:
+    """The row of a new job."""
+    origin = job.origin
+    return {
+        "interaction_id": job.interaction_id,
+        "prompt": job.prompt,
+        "agent": job.agent,
+        "source": origin.source,
+        "owner": origin.owner,
+        "team_id": origin.team_id,
+        "channel_id": origin.channel_id,
+        "thread_ts": origin.thread_ts,
+        "message_ts": origin.message_ts,
+        "status": job.status,
+        "created_at": job.created_at or now,
+        "updated_at": job.updated_at or job.created_at or now,
+        "finished_at": job.finished_at,
+        "last_event_id": job.last_event_id,
+        "progress": job.progress,
+        "report_path": job.report_path,
+        "image_paths": list(job.image_paths),
+        "error": job.error,
+        "plan_first": job.plan_first,
+        "plan": job.plan,
+        "approved_at": job.approved_at,
+        "changes": job.changes,
+        "run_id": job.run_id,
+    }
+
+
+async def insert_job(
+    conn: AsyncConnection, dialect: Dialect, job: ResearchJob, destinations: Iterable[str]
+) -> None:
+    """Insert a new job, its owner's record of the id and the deliveries of its report (inside the caller's
+    transaction)."""
+    now = utcnow()
+    await conn.execute(insert(jobs).values(**job_values(job, now)))
+    await conn.execute(new_interactions(dialect, [job.interaction_id], job.origin.owner, "research", now))
+    for destination in destinations:
+        await conn.execute(new_delivery(dialect, job.interaction_id, destination, now))
+
+
+def already_stored(job: ResearchJob) -> ConflictError:
+    return ConflictError(
+        f"A research job with id {job.interaction_id!r} is already stored; use its status instead."
+    )
+
+
 class JobsMixin(StoreBase):
     async def create_job(self, job: ResearchJob, *, destinations: Iterable[str] = ()) -> None:
         """Insert a new job, its owner's record of the id and the deliveries of its report, in one transaction:
-        a crash cannot leave a job that nobody would deliver. Raises ``ConflictError`` if a job with this interaction id exists."""
-        now = utcnow()
-        origin = job.origin
-        values = {
-            "interaction_id": job.interaction_id,
-            "prompt": job.prompt,
-            "agent": job.agent,
-            "source": origin.source,
-            "owner": origin.owner,
-            "team_id": origin.team_id,
-            "channel_id": origin.channel_id,
-            "thread_ts": origin.thread_ts,
-            "message_ts": origin.message_ts,
-            "status": job.status,
-            "created_at": job.created_at or now,
-            "updated_at": job.updated_at or job.created_at or now,
-            "finished_at": job.finished_at,
-            "last_event_id": job.last_event_id,
-            "progress": job.progress,
-            "report_path": job.report_path,
-            "image_paths": list(job.image_paths),
-            "error": job.error,
-            "plan_first": job.plan_first,
-            "plan": job.plan,
-            "approved_at": job.approved_at,
-            "changes": job.changes,
-            "run_id": job.run_id,
-        }
+        a crash cannot leave a job that nobody would deliver. Raises ``ConflictError`` if a job with this
+        interaction id exists."""
         try:
             async with self._begin() as conn:
-                await conn.execute(insert(jobs).values(**values))
-                await conn.execute(
-                    new_interactions(self._dialect, [job.interaction_id], origin.owner, "research", now)
-                )
-                for destination in destinations:
-                    await conn.execute(new_delivery(self._dialect, job.interaction_id, destination, now))
+                await insert_job(conn, self._dialect, job, destinations)
         except IntegrityError as exc:
-            raise ConflictError(
-                f"A research job with id {job.interaction_id!r} is already stored; use its status instead."
-            ) from exc
+            raise already_stored(job) from exc
 
     async def get_job(self, interaction_id: str) -> ResearchJob | None:
         async with self._connect() as conn:

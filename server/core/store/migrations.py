@@ -160,6 +160,29 @@ def m004_slack_pending_starts(conn: Connection) -> None:
     ).create(conn)
 
 
+def m005_research_starts(conn: Connection) -> None:
+    """Research runs being started (the intent, written before Gemini is asked), so that a start cut short by a
+    crash shows to its owner as ``start_unknown`` instead of being lost."""
+    ts = DateTime(timezone=True)
+    starts = Table(
+        "research_starts",
+        MetaData(),
+        Column("key", String, primary_key=True),
+        Column("prompt", Text, nullable=False),
+        Column("agent", String, nullable=False),
+        Column("source", String, nullable=False),
+        Column("owner", String),
+        Column("team_id", String),
+        Column("channel_id", String),
+        Column("thread_ts", String),
+        Column("message_ts", String),
+        Column("replica_id", String, nullable=False),
+        Column("created_at", ts, nullable=False),
+    )
+    Index("ix_research_starts_created_at", starts.c.created_at)
+    starts.create(conn)
+
+
 def m006_interaction_owners(conn: Connection) -> None:
     """Owners in namespaces, and every interaction id recorded with its owner.
 
@@ -315,6 +338,7 @@ MIGRATIONS: list[Migration] = [
     m002_reports,
     m003_report_images,
     m004_slack_pending_starts,
+    m005_research_starts,
     m006_interaction_owners,
     m007_research_plans,
     m008_webhook_deliveries,

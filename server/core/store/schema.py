@@ -230,3 +230,21 @@ interactions = Table(
     Column("kind", String, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# A research run being started: written before Gemini is asked, replaced by the job (keyed by Gemini's id) once
+# Gemini answered. One left behind by a crash becomes a ``start_unknown`` job under the start's key.
+research_starts = Table(
+    "research_starts",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("prompt", Text, nullable=False),
+    Column("agent", String, nullable=False),
+    Column("source", String, nullable=False),
+    Column("owner", String),
+    Column("team_id", String),
+    Column("channel_id", String),
+    Column("thread_ts", String),
+    Column("message_ts", String),
+    Column("replica_id", String, nullable=False),  # the process that is starting it (for the logs)
+    Column("created_at", UTCDateTime, nullable=False),
+)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, exists, select
 
+from ..domain import START_UNKNOWN
 from .base import StoreBase
 from .engine import insert_for, utcnow
 from .schema import jobs, seen_events, slack_pending_starts, slack_threads
@@ -95,7 +96,8 @@ class SlackMixin(StoreBase):
     async def stale_pending_starts(self, older_than_seconds: float, limit: int = 50) -> list[PendingStart]:
         """Starts begun more than ``older_than_seconds`` ago whose run was never recorded (the process died).
 
-        Rows whose run was recorded after all (the process died just before removing the row) are removed.
+        Rows whose run was recorded after all (the process died just before removing the row) are removed; a
+        ``start_unknown`` job is no recorded run: its user is still to be told.
         """
         cutoff = utcnow() - timedelta(seconds=older_than_seconds)
         t = slack_pending_starts
@@ -103,6 +105,7 @@ class SlackMixin(StoreBase):
             jobs.c.team_id == t.c.team_id,
             jobs.c.channel_id == t.c.channel_id,
             jobs.c.message_ts == t.c.message_ts,
+            jobs.c.status != START_UNKNOWN,
         )
         async with self._begin() as conn:
             await conn.execute(delete(t).where(t.c.created_at < cutoff, recorded))

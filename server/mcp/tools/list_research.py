@@ -11,7 +11,9 @@ from .spec import ToolSpec
 
 
 async def list_research(ctx: Ctx, status: StatusArg = None, limit: Limit = 20) -> ResearchList:
-    """Your research jobs on this server, newest first."""
+    """Your research jobs on this server, newest first. A job with status start_unknown is a start that was
+    cut short (the server stopped, or its database failed) before Gemini's answer was recorded: the run may
+    have happened, and been billed, so check AI Studio usage before starting it again."""
     core = ctx.request_context.lifespan_context.core
     with tool_errors("list_research"):
         jobs = await core.research.list(viewer=viewer(), status=status, limit=limit)
