@@ -11,8 +11,15 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
-from server.core import GeminiInteractionsError, NotAwaitingApproval, ResearchJob, ResearchNotFound
+from server.core import (
+    GeminiInteractionsError,
+    NotAwaitingApproval,
+    ResearchJob,
+    ResearchNotFound,
+    StartUnknown,
+)
 
+from .neutralise import neutralise
 from .plan_view import change_modal, not_waiting_text, only_starter
 from .research_runs import not_found_text
 
@@ -58,8 +65,16 @@ async def run(
     except NotAwaitingApproval as exc:
         await reply(not_waiting_text(exc))
         return
+    except (
+        StartUnknown
+    ) as exc:  # it may have started: the job says so (start_unknown), its plan cannot run again
+        await reply(neutralise(f":warning: {exc}"))
+        await bot.started_messages.refresh(job_id)
+        return
     except GeminiInteractionsError as exc:
-        await reply(f":warning: The research could not start: {exc} The plan still waits for you.")
+        await reply(
+            neutralise(f":warning: The research could not start: {exc} The plan still waits for you.")
+        )
         return
     await bot.started_messages.refresh(job.interaction_id)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from server.core import NotAwaitingApproval, ResearchJob
+from server.core import START_UNKNOWN, USAGE_HELP, NotAwaitingApproval, ResearchJob
 
 from .markdown import truncate
 from .neutralise import neutralise
@@ -155,6 +155,8 @@ def not_waiting_text(exc: NotAwaitingApproval) -> str:
         )
     if exc.approved and exc.status == "in_progress":
         return "This plan already runs; the report will be posted in this thread."
+    if exc.status == START_UNKNOWN:
+        return f"Starting this plan's run was cut short, so whether it ran is unknown. {USAGE_HELP}"
     if exc.approved:
         return f"This plan already ran ({exc.status.replace('_', ' ')}); see the thread for its report."
     if exc.status == "in_progress":

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from server.core import START_UNKNOWN, ResearchJob, UsageTotal, elapsed_seconds, format_usd
+from server.core import START_UNKNOWN, USAGE_HELP, ResearchJob, UsageTotal, elapsed_seconds, format_usd
 
 from .markdown import SUMMARY_CHARS, TEXT_LIMIT, first_paragraphs, truncate
 from .neutralise import neutralise
@@ -27,7 +27,6 @@ REPORT_EVENT_TYPE = "gemini_research_report"
 STATUS_LABELS = {
     "in_progress": ":hourglass_flowing_sand: in progress",
     "awaiting_approval": ":clipboard: plan awaiting approval",
-    "start_unknown": ":grey_question: start unknown",
     "completed": ":white_check_mark: completed",
     "failed": ":x: failed",
     "cancelled": ":no_entry_sign: cancelled",
@@ -43,7 +42,7 @@ NEXT_STEPS = {
     "incomplete": "The partial report (if any) is attached. Try again with a narrower topic.",
     "budget_exceeded": "The partial report (if any) is attached. Try again with a narrower topic.",
     "timed_out": "The run took too long and was cancelled. Try again with a narrower topic.",
-    "start_unknown": "If no report arrives, start the research again.",
+    START_UNKNOWN: USAGE_HELP,
 }
 
 HELP_TEXT = """*Gemini in Slack*

@@ -105,7 +105,9 @@ async def start(
             plan_first=plan_first,
         )
     except StartUnknown as exc:  # it may have started: say so, and list it (start_unknown) in the App Home
-        await client.chat_update(channel=channel_id, ts=message_ts, text=f":warning: <@{user_id}>, {exc}")
+        await client.chat_update(
+            channel=channel_id, ts=message_ts, text=f":warning: <@{user_id}>, {neutralise(str(exc))}"
+        )
         await _forget_pending(bot, pending)
         bot.home.refresh(team_id, user_id)
         return

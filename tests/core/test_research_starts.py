@@ -15,7 +15,7 @@ import anyio
 import pytest
 
 from server.core import START_UNKNOWN, Core, NotReady, RateLimited, StartUnknown, errors
-from server.core.domain import Origin, StartIntent
+from server.core.domain import Origin, ResearchJob, StartIntent
 from server.emulator import Emulator
 
 pytestmark = pytest.mark.anyio
@@ -153,3 +153,75 @@ async def test_a_restart_lists_a_start_cut_short_as_start_unknown(
         assert job.error and "AI Studio" in job.error
         assert await core.research.list(viewer=OWNER, status=START_UNKNOWN) == [job]
         assert (await core.research.cancel("start-dead", viewer=OWNER)).status == START_UNKNOWN
+
+
+# -- a planned job's approved run: its approval is the intent, the same rules hold --------------------------------
+
+PLANNED = "[emulator:plan_seconds=0.1]"
+
+
+async def _job_until(core: Core, job_id: str, check: Callable[[ResearchJob], bool]) -> ResearchJob:
+    with anyio.fail_after(30):
+        while True:
+            job = await core.research.get(job_id, viewer=OWNER)
+            if check(job):
+                return job
+            await anyio.sleep(0.05)
+
+
+async def _awaiting_plan(core: Core, prompt: str) -> str:
+    job = await core.research.start(f"{prompt} {PLANNED}", origin=OWNER, plan_first=True)
+    await _job_until(core, job.interaction_id, lambda j: j.status == "awaiting_approval")
+    return job.interaction_id
+
+
+async def test_an_approved_run_without_an_answer_is_start_unknown_not_a_plan_to_approve_again(
+    core_for: CoreFactory, emu: Emulator
+) -> None:
+    async with core_for(request_timeout_seconds=1.0) as core:
+        plan_id = await _awaiting_plan(core, "Tides")
+        creates = emu.stats.by_kind["create"]
+        emu.faults.hang(1, kind="create")
+        with pytest.raises(StartUnknown) as raised:
+            await core.research.approve(plan_id, viewer=OWNER)
+        assert raised.value.job_id == plan_id and "aistudio.google.com/usage" in str(raised.value)
+        job = await core.research.get(plan_id, viewer=OWNER)
+        assert job.status == START_UNKNOWN and job.error and "may have started" in job.error
+        # Approving again would risk a second billed run: the plan can no longer run.
+        with pytest.raises(errors.NotAwaitingApproval):
+            await core.research.approve(plan_id, viewer=OWNER)
+        assert emu.stats.by_kind["create"] == creates + 1
+
+
+async def test_an_approved_run_that_cannot_be_recorded_in_time_is_cancelled_upstream(
+    core_for: CoreFactory, emu: Emulator, tmp_path: Path
+) -> None:
+    database = _database(tmp_path)
+    async with core_for(research_record_seconds=1.0) as core:
+        plan_id = await _awaiting_plan(core, "Tides [emulator:research_seconds=60]")
+        emu.faults.delay(3.0, kind="create")  # room to stall the database between the approval and the record
+        outcome: list[BaseException] = []
+
+        async def approve() -> None:
+            try:
+                await core.research.approve(plan_id, viewer=OWNER)
+            except errors.GeminiInteractionsError as exc:
+                outcome.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(approve)
+            await _job_until(core, plan_id, lambda j: j.approved_at is not None)
+            with write_lock(database):
+                await _until(lambda: bool(outcome), "the caller to be told", seconds=30)
+        [refused] = outcome
+        assert "could not be recorded" in str(refused) and "cancelled" in str(refused), refused
+        [cancel] = emu.stats.cancels
+        assert cancel.interaction_id != plan_id  # the run, not the plan
+        # Once the database answers, whichever late write lands first settles it: the approval undone (the
+        # plan waits again) or the run recorded (and followed to its cancellation). Never start_unknown: we
+        # know the run was cancelled.
+        job = await _job_until(core, plan_id, lambda j: j.status != "in_progress")
+        if job.run_id is None:
+            assert job.status == "awaiting_approval", job
+        else:
+            assert (job.run_id, job.status) == (cancel.interaction_id, "cancelled"), job

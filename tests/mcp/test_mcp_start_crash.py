@@ -58,3 +58,54 @@ async def test_a_start_killed_at_each_point_shows_to_its_owner(
     assert "aistudio.google.com/usage" in job["error"], job
     result: dict[str, Any] = status.structured_content or {}
     assert result["status"] == START_UNKNOWN and "before starting it again" in result["hint"], result
+
+
+async def _until_status(client: Any, interaction_id: str, status: str) -> None:
+    with anyio.fail_after(60):
+        while True:
+            got = await client.call_tool("research_status", {"interaction_id": interaction_id})
+            if (got.structured_content or {}).get("status") == status:
+                return
+            await anyio.sleep(0.1)
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+async def test_an_approval_killed_at_each_point_shows_to_its_owner(
+    emulator: EmulatorHandle, tmp_path: Path, point: str
+) -> None:
+    """The approved run of a plan-first job is a second paid create: the same points, the same outcome."""
+    env = host_env(
+        GEMINI_API_KEY=TEST_KEY,
+        GOOGLE_GEMINI_BASE_URL=emulator.url,
+        GEMINI_INTERACTIONS_DATA_DIR=str(tmp_path / "data"),
+        GEMINI_INTERACTIONS_POLL_SECONDS="0.05",
+        GEMINI_INTERACTIONS_MCP_TOKEN=TOKEN,
+    )
+    prompt = f"{PROMPT}[emulator:plan_seconds=0.1]"
+    with mcp_http_process(env, tmp_path / "plan.log") as planning:
+        async with http_client(planning.url, TOKEN) as client:
+            started = await client.call_tool("start_research", {"prompt": prompt, "plan_first": True})
+            plan_id = (started.structured_content or {})["interaction_id"]
+            await _until_status(client, plan_id, "awaiting_approval")
+
+    crashing = env | {"GEMINI_INTERACTIONS_TEST_HOOKS": "1", "GEMINI_INTERACTIONS_TEST_CRASH_AT": point}
+    creates = emulator.stats.by_kind["create"]
+    with mcp_http_process(crashing, tmp_path / "approve.log") as approving:
+        with anyio.fail_after(60), pytest.raises(Exception):  # noqa: B017
+            async with http_client(approving.url, TOKEN) as client:
+                await client.call_tool("approve_research", {"interaction_id": plan_id})
+        assert approving.process.wait(15) == CRASH_EXIT_CODE, approving.output()
+        approve_log = approving.output()
+    assert emulator.stats.by_kind["create"] == creates + (point != "before_create")
+    assert ("Gemini started run v1_" in approve_log) == (point == "before_record"), approve_log
+
+    with mcp_http_process(env, tmp_path / "after.log") as after:
+        async with http_client(after.url, TOKEN) as client:
+            await _until_status(client, plan_id, START_UNKNOWN)
+            listed = await client.call_tool("list_research", {})
+            again = await client.call_tool("approve_research", {"interaction_id": plan_id})
+    [job] = (listed.structured_content or {})["jobs"]
+    assert (job["interaction_id"], job["status"], job["prompt"]) == (plan_id, START_UNKNOWN, prompt), job
+    assert job["created_at"] and "aistudio.google.com/usage" in job["error"], job
+    # Never approved twice into a second paid run: the plan can no longer run.
+    assert again.is_error and emulator.stats.by_kind["create"] == creates + (point != "before_create")

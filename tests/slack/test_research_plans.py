@@ -266,6 +266,29 @@ async def test_a_plan_survives_a_restart_and_runs_after_it(
     assert len(slack.calls_to("chat.postMessage", where=_is_report_summary)) == 1
 
 
+async def test_run_it_without_an_answer_from_gemini_says_start_unknown_not_that_the_plan_waits(
+    settings: Settings, config: SlackConfig, slack: FakeSlack, emulator: EmulatorHandle
+) -> None:
+    quick = settings.model_copy(update={"request_timeout_seconds": 1.0})
+    async with running_bot(quick, config) as bot, signed_for(bot, slack) as signed:
+        ts, job_id = await _start(signed, slack, f"--plan Flywheels {QUICK}")
+        await wait_for_plan(slack, ts)
+        creates = emulator.stats.by_kind["create"]
+        emulator.emulator.faults.hang(1, kind="create")
+        await signed.action(RUN_ACTION, job_id, user_id="U1", message_ts=ts)
+        reply = await said(slack, 1)
+        assert "start_unknown" in reply and "aistudio.google.com/usage" in reply, reply
+        assert "still waits" not in reply
+        await slack.wait_until(
+            lambda: "start unknown" in slack.message("C1", ts)["text"], timeout=10, what="the message"
+        )
+        assert plan_buttons(slack.message("C1", ts)) == []  # a second click cannot start a second paid run
+        await signed.action(RUN_ACTION, job_id, user_id="U1", message_ts=ts)
+        again = await said(slack, 2)
+        assert "whether it ran is unknown" in again and "aistudio.google.com/usage" in again, again
+    assert emulator.stats.by_kind["create"] == creates + 1  # the unanswered one, never a second
+
+
 def test_the_plan_flag_and_the_config_switch() -> None:
     assert plan_flag("--plan TPUs", default=False) == (True, "TPUs")
     assert plan_flag("--now TPUs", default=True) == (False, "TPUs")

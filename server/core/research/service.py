@@ -108,7 +108,9 @@ class ResearchService:
         self._leases = LeaseKeeper(
             settings, store, self._watcher, replica_id=self.replica_id, pushes=self._pushes
         )
-        self._starter = Starter(settings, gateway, store, replica_id=self.replica_id)
+        self._starter = Starter(
+            settings, gateway, store, replica_id=self.replica_id, starting=self._watcher.starting
+        )
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Settle starts cut short by a crash (``starts.py``), and watch every unfinished run this process can
@@ -228,11 +230,7 @@ class ResearchService:
         def create() -> Awaitable[Answer]:
             return self._gateway.run_plan(job_id, reply, agent=job.agent)
 
-        self._watcher.starting.add(job_id)
-        try:
-            running = await self._starter.start_approved(approved, create)
-        finally:
-            self._watcher.starting.discard(job_id)
+        running = await self._starter.start_approved(approved, create)
         if running is None:  # cancelled while its run started (and the run then cancelled)
             return await self._store.get_job(job_id) or approved
         await self._leases.claim(running)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -89,6 +90,7 @@ class _Write(Generic[T]):
     """A store write run in the background, so that its caller can stop waiting at a deadline."""
 
     what: str
+    key: str | None = None  # the start it belongs to
     done: anyio.Event = field(default_factory=anyio.Event)
     value: T | None = None
     error: Exception | None = None
@@ -96,11 +98,23 @@ class _Write(Generic[T]):
 
 
 class Starter:
-    def __init__(self, settings: Settings, gateway: Gateway, store: Store, *, replica_id: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        gateway: Gateway,
+        store: Store,
+        *,
+        replica_id: str,
+        starting: set[str] | None = None,
+    ) -> None:
         self._settings = settings
         self._gateway = gateway
         self._store = store
         self._replica_id = replica_id
+        # Planned jobs whose approved run is being started, or whose writes outlived their deadline: nobody
+        # watches them (``watch.py`` would take an approval without a run for a start cut short) until settled.
+        self.starting: set[str] = set() if starting is None else starting
+        self._holds: Counter[str] = Counter()
         self._crash_at = armed_crash_point()
         self._tg: anyio.abc.TaskGroup | None = None
 
@@ -208,9 +222,13 @@ class Starter:
             if await self._store.finish_job(job_id, START_UNKNOWN, error=error):
                 await publish(self._store, "finished", job_id)
 
-        return await self._create_and_record(
-            Steps(key=job_id, create=create, record=record, forget=forget, unknown=unknown)
-        )
+        self._hold(job_id)
+        try:
+            return await self._create_and_record(
+                Steps(key=job_id, create=create, record=record, forget=forget, unknown=unknown)
+            )
+        finally:
+            self._release(job_id)
 
     async def _create_and_record(self, steps: Steps[T]) -> T:
         """The one path from a written intent to a recorded run, with the test crash points on it."""
@@ -236,6 +254,7 @@ class Starter:
                     self._settings.research_record_seconds,
                     lambda: steps.record(run_id),
                     what=f"recording research {run_id}",
+                    key=steps.key,
                 )
             except Exception as exc:
                 await self._cancel_unrecorded(steps, run_id, exc)
@@ -266,6 +285,7 @@ class Starter:
                 self._settings.research_record_seconds,
                 lambda: steps.unknown(UNANSWERED),
                 what=f"marking research start {steps.key} {START_UNKNOWN}",
+                key=steps.key,
             )
         except Exception:  # the intent stays; the next settle (or watcher) turns it
             log.warning("marking research start %s %s failed", steps.key, START_UNKNOWN, exc_info=True)
@@ -296,7 +316,10 @@ class Starter:
             )
             try:
                 await self._within(
-                    seconds, lambda: steps.unknown(message), what=f"marking {steps.key} unknown"
+                    seconds,
+                    lambda: steps.unknown(message),
+                    what=f"marking {steps.key} unknown",
+                    key=steps.key,
                 )
             except Exception:  # left as it is, the next settle (or watcher) turns it
                 log.warning("marking research start %s %s failed", steps.key, START_UNKNOWN)
@@ -319,6 +342,7 @@ class Starter:
                 self._settings.research_record_seconds,
                 steps.forget,
                 what=f"forgetting research start {steps.key}",
+                key=steps.key,
             )
         except Exception:  # left behind, it becomes start_unknown: wrong, but never silent
             log.warning("forgetting research start %s failed", steps.key, exc_info=True)
@@ -332,19 +356,22 @@ class Starter:
         *,
         what: str,
         late: Callable[[T], Awaitable[None]] | None = None,
+        key: str | None = None,
     ) -> T:
         """``await write()``, but stop waiting after ``seconds`` (TimeoutError). Store writes cannot be cut short
         (a connection is shielded while in use), so the write runs in our task group and may still finish
-        later: then ``late(result)`` runs."""
+        later: then ``late(result)`` runs. The start ``key`` stays in ``starting`` until the write is done."""
         if self._tg is None:
             raise errors.NotReady("The research service is not running yet; try again in a moment.")
-        pending: _Write[T] = _Write(what)
+        pending: _Write[T] = _Write(what, key=key)
         self._tg.start_soon(self._run_write, pending, write, late, name=what)
         try:
             with anyio.move_on_after(seconds):
                 await pending.done.wait()
         finally:
             pending.abandoned = not pending.done.is_set()
+            if pending.abandoned and key is not None:
+                self._hold(key)
         if pending.abandoned:
             raise TimeoutError(f"{what} took more than {seconds:g} s")
         if pending.error is not None:
@@ -365,6 +392,13 @@ class Starter:
             pending.done.set()
         if not pending.abandoned:
             return
+        try:
+            await self._after_deadline(pending, late)
+        finally:
+            if pending.key is not None:
+                self._release(pending.key)
+
+    async def _after_deadline(self, pending: _Write[T], late: Callable[[T], Awaitable[None]] | None) -> None:
         if pending.error is not None:
             log.warning("%s failed after its deadline: %s", pending.what, pending.error.__class__.__name__)
             return
@@ -380,6 +414,16 @@ class Starter:
             await self.settle(everything=everything)
         except Exception:
             log.exception("looking for research starts that were cut short failed; looking again later")
+
+    def _hold(self, key: str) -> None:
+        self._holds[key] += 1
+        self.starting.add(key)
+
+    def _release(self, key: str) -> None:
+        self._holds[key] -= 1
+        if self._holds[key] <= 0:
+            del self._holds[key]
+            self.starting.discard(key)
 
     def _window(self) -> float:
         return self._settings.research_start_window_seconds
