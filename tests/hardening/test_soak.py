@@ -27,6 +27,7 @@ import anyio
 import pytest
 from anyio.from_thread import start_blocking_portal
 
+from server.core import START_UNKNOWN
 from server.emulator import EmulatorConfig, EmulatorHandle, run_emulator_in_thread
 from slack_bot.render import REPORT_EVENT_TYPE, SORRY
 from tests.fakes.slack_api import FakeSlack
@@ -129,14 +130,27 @@ def test_soak_mixed_operations_with_failing_upstream(soak_emulator: EmulatorHand
         and call.method == "chat.postMessage"
         and (call.args.get("metadata") or {}).get("event_type") == REPORT_EVENT_TYPE
     )
-    assert set(summaries) == set(bot_jobs) and set(summaries.values()) == {1}, (summaries, bot_jobs)
+    # A start whose create got no answer (a hung fault) may have run: it is listed as start_unknown, with no
+    # report to deliver, and its caller was told so (the Slack message names it; MCP logs it).
+    unknown_bot = {j for j, status in bot_jobs.items() if status == START_UNKNOWN}
+    unknown_mcp = {j for j, status in mcp_jobs.items() if status == START_UNKNOWN}
+    told = " ".join(str(c.args.get("text")) for c in slack.calls if c.ok and c.method == "chat.update")
+    assert all(job in told for job in unknown_bot), (unknown_bot, told[-2000:])
+    assert set(summaries) == set(bot_jobs) - unknown_bot and set(summaries.values()) <= {1}, (
+        summaries,
+        bot_jobs,
+    )
     records = json_lines(mcp.output())
     finished = Counter(
         r.get("interaction_id")
         for r in records
         if r["logger"] == "server.core.research" and " finished: " in r["message"]
     )
-    assert set(finished) == set(mcp_jobs) and set(finished.values()) == {1}, (finished, mcp_jobs)
+    assert set(finished) == set(mcp_jobs) - unknown_mcp and set(finished.values()) <= {1}, (
+        finished,
+        mcp_jobs,
+    )
+    assert all(any(job in r["message"] for r in records) for job in unknown_mcp), unknown_mcp
     assert not [r for r in records if "failed unexpectedly" in r["message"]]
 
     # Every Slack request got an answer or a clear reason, in its own channel; the bot never shrugged.
