@@ -22,7 +22,7 @@ The store's names are loaded on first use: importing SQLAlchemy must not hold up
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from .attachments import MAX_FILE_BYTES, MAX_FILES, MAX_TEXT_BYTES, MAX_TOTAL_BYTES, from_bytes, load_files
-from .core import Core, ImageResult, Readiness, Research
+from .core import Core, ImageResult, Research
 from .costs import Costs, PriceTable, format_usd
 from .domain import (
     AWAITING_APPROVAL,
@@ -87,6 +87,7 @@ from .owners import (
     token_digest,
     token_owner,
 )
+from .readiness import Readiness
 from .research import JobEvent, elapsed_seconds
 from .runner import (
     EmulatorStart,

@@ -18,7 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -30,6 +30,14 @@ from .images import SavedImage
 from .limits import check_prompt
 from .models import ThinkingLevel
 from .private_files import check_writable, private_dir
+from .readiness import (
+    CHECK_STORE,
+    FIRST_OPEN_WAIT_SECONDS,
+    STORE_ATTEMPT_SECONDS,
+    STORE_RETRY_FIRST_SECONDS,
+    STORE_RETRY_MAX_SECONDS,
+    Readiness,
+)
 from .research import JobEvent, ResearchService, default_replica_id
 from .settings import Settings
 from .webhooks import WebhookReceiver
@@ -40,37 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LOCAL_RECORD_SECONDS = 5.0  # the local user's answer waits at most this for its ids to be recorded
-STORE_ATTEMPT_SECONDS = 30.0  # one attempt at opening the store: connect, then apply the migrations
-STORE_RETRY_FIRST_SECONDS = 0.5
-STORE_RETRY_MAX_SECONDS = 15.0
-FIRST_OPEN_WAIT_SECONDS = 30.0  # a call made during the first attempt waits for it (a normal start-up)
-CHECK_STORE = (
-    "if this lasts, the operator should check GEMINI_INTERACTIONS_DATABASE_URL / GEMINI_INTERACTIONS_DATA_DIR "
-    "(database up, disk space, permissions) and the server log"
-)
-
-StoreState = Literal["opening", "retrying", "open", "failed"]
-
-
-@dataclass(frozen=True, slots=True)
-class Readiness:
-    """Whether the core can serve everything (for ``/readyz``): the store open and its migrations applied."""
-
-    ready: bool
-    store: StoreState
-    detail: str  # for people: what is the matter, and what to do; never a secret
-    attempts: int = 0  # attempts at opening the store so far
-    schema: str | None = None  # the last migration applied, once open
-
-    def as_json(self) -> dict[str, Any]:
-        """The body of ``/readyz``."""
-        return {
-            "ready": self.ready,
-            "store": self.store,
-            "migrations": self.schema,
-            "attempts": self.attempts,
-            "detail": self.detail,
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,9 +29,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Generic, NoReturn, TypeVar
 
@@ -41,6 +40,7 @@ import anyio.abc
 from .. import errors
 from ..domain import START_UNKNOWN, Answer, Origin, ResearchJob, StartIntent
 from ..logs import interaction_context
+from .bounded_writes import BoundedWrites
 from .crash_points import armed_crash_point, crash_here
 from .events import publish
 
@@ -85,18 +85,6 @@ def new_start_key() -> str:
     return START_KEY_PREFIX + secrets.token_hex(12)
 
 
-@dataclass
-class _Write(Generic[T]):
-    """A store write run in the background, so that its caller can stop waiting at a deadline."""
-
-    what: str
-    key: str | None = None  # the start it belongs to
-    done: anyio.Event = field(default_factory=anyio.Event)
-    value: T | None = None
-    error: Exception | None = None
-    abandoned: bool = False
-
-
 class Starter:
     def __init__(
         self,
@@ -113,10 +101,9 @@ class Starter:
         self._replica_id = replica_id
         # Planned jobs whose approved run is being started, or whose writes outlived their deadline: nobody
         # watches them (``watch.py`` would take an approval without a run for a start cut short) until settled.
-        self.starting: set[str] = set() if starting is None else starting
-        self._holds: Counter[str] = Counter()
+        self._writes = BoundedWrites(set() if starting is None else starting)
+        self.starting = self._writes.starting
         self._crash_at = armed_crash_point()
-        self._tg: anyio.abc.TaskGroup | None = None
 
     async def run(
         self, *, lone: bool, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
@@ -127,7 +114,7 @@ class Starter:
         ``lone``: this process alone uses the database (SQLite), so every start found now is a dead one's.
         """
         async with anyio.create_task_group() as tg:
-            self._tg = tg
+            self._writes.tg = tg
             try:
                 await self._settle_logged(everything=lone)
                 task_status.started()
@@ -136,7 +123,7 @@ class Starter:
                     await anyio.sleep(interval)
                     await self._settle_logged()
             finally:
-                self._tg = None
+                self._writes.tg = None
 
     async def settle(self, *, everything: bool = False) -> list[ResearchJob]:
         """Turn the intents of starts that were cut short into ``start_unknown`` jobs; return those jobs."""
@@ -222,13 +209,13 @@ class Starter:
             if await self._store.finish_job(job_id, START_UNKNOWN, error=error):
                 await publish(self._store, "finished", job_id)
 
-        self._hold(job_id)
+        self._writes.hold(job_id)
         try:
             return await self._create_and_record(
                 Steps(key=job_id, create=create, record=record, forget=forget, unknown=unknown)
             )
         finally:
-            self._release(job_id)
+            self._writes.release(job_id)
 
     async def _create_and_record(self, steps: Steps[T]) -> T:
         """The one path from a written intent to a recorded run, with the test crash points on it."""
@@ -250,7 +237,7 @@ class Starter:
             log.info("research start %s: Gemini started run %s; recording it", steps.key, run_id)
             crash_here(self._crash_at, "before_record", run_id)
             try:
-                job = await self._within(
+                job = await self._writes.within(
                     self._settings.research_record_seconds,
                     lambda: steps.record(run_id),
                     what=f"recording research {run_id}",
@@ -265,7 +252,7 @@ class Starter:
     async def _write_intent(self, intent: StartIntent) -> None:
         seconds = self._settings.research_record_seconds
         try:
-            await self._within(
+            await self._writes.within(
                 seconds,
                 lambda: self._store.add_start(intent),
                 what=f"recording research start {intent.key}",
@@ -281,7 +268,7 @@ class Starter:
 
     async def _unanswered(self, steps: Steps[T], exc: errors.UpstreamError) -> NoReturn:
         try:
-            await self._within(
+            await self._writes.within(
                 self._settings.research_record_seconds,
                 lambda: steps.unknown(UNANSWERED),
                 what=f"marking research start {steps.key} {START_UNKNOWN}",
@@ -315,7 +302,7 @@ class Starter:
                 f"{START_UNKNOWN} ({steps.key}). {CHECK_USAGE}"
             )
             try:
-                await self._within(
+                await self._writes.within(
                     seconds,
                     lambda: steps.unknown(message),
                     what=f"marking {steps.key} unknown",
@@ -338,7 +325,7 @@ class Starter:
     async def _forget(self, steps: Steps[T]) -> None:
         """Undo the intent of a start that is settled (Gemini refused it, or it was cancelled there)."""
         try:
-            await self._within(
+            await self._writes.within(
                 self._settings.research_record_seconds,
                 steps.forget,
                 what=f"forgetting research start {steps.key}",
@@ -349,81 +336,11 @@ class Starter:
 
     # -- helpers ----------------------------------------------------------------------------------------------
 
-    async def _within(
-        self,
-        seconds: float,
-        write: Callable[[], Awaitable[T]],
-        *,
-        what: str,
-        late: Callable[[T], Awaitable[None]] | None = None,
-        key: str | None = None,
-    ) -> T:
-        """``await write()``, but stop waiting after ``seconds`` (TimeoutError). Store writes cannot be cut short
-        (a connection is shielded while in use), so the write runs in our task group and may still finish
-        later: then ``late(result)`` runs. The start ``key`` stays in ``starting`` until the write is done."""
-        if self._tg is None:
-            raise errors.NotReady("The research service is not running yet; try again in a moment.")
-        pending: _Write[T] = _Write(what, key=key)
-        self._tg.start_soon(self._run_write, pending, write, late, name=what)
-        try:
-            with anyio.move_on_after(seconds):
-                await pending.done.wait()
-        finally:
-            pending.abandoned = not pending.done.is_set()
-            if pending.abandoned and key is not None:
-                self._hold(key)
-        if pending.abandoned:
-            raise TimeoutError(f"{what} took more than {seconds:g} s")
-        if pending.error is not None:
-            raise pending.error
-        return pending.value  # type: ignore[return-value]  # set whenever done without an error
-
-    async def _run_write(
-        self,
-        pending: _Write[T],
-        write: Callable[[], Awaitable[T]],
-        late: Callable[[T], Awaitable[None]] | None,
-    ) -> None:
-        try:
-            pending.value = await write()
-        except Exception as exc:
-            pending.error = exc
-        finally:
-            pending.done.set()
-        if not pending.abandoned:
-            return
-        try:
-            await self._after_deadline(pending, late)
-        finally:
-            if pending.key is not None:
-                self._release(pending.key)
-
-    async def _after_deadline(self, pending: _Write[T], late: Callable[[T], Awaitable[None]] | None) -> None:
-        if pending.error is not None:
-            log.warning("%s failed after its deadline: %s", pending.what, pending.error.__class__.__name__)
-            return
-        log.warning("%s finished after its deadline", pending.what)
-        if late is not None:
-            try:
-                await late(pending.value)  # type: ignore[arg-type]  # set: no error
-            except Exception:
-                log.exception("tidying up after %s failed", pending.what)
-
     async def _settle_logged(self, *, everything: bool = False) -> None:
         try:
             await self.settle(everything=everything)
         except Exception:
             log.exception("looking for research starts that were cut short failed; looking again later")
-
-    def _hold(self, key: str) -> None:
-        self._holds[key] += 1
-        self.starting.add(key)
-
-    def _release(self, key: str) -> None:
-        self._holds[key] -= 1
-        if self._holds[key] <= 0:
-            del self._holds[key]
-            self.starting.discard(key)
 
     def _window(self) -> float:
         return self._settings.research_start_window_seconds
