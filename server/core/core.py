@@ -31,12 +31,11 @@ from .limits import check_prompt
 from .models import ThinkingLevel
 from .private_files import check_writable, private_dir
 from .readiness import (
-    CHECK_STORE,
     FIRST_OPEN_WAIT_SECONDS,
     STORE_ATTEMPT_SECONDS,
-    STORE_RETRY_FIRST_SECONDS,
     STORE_RETRY_MAX_SECONDS,
     Readiness,
+    StoreOpening,
 )
 from .research import JobEvent, ResearchService, default_replica_id
 from .settings import Settings
@@ -144,10 +143,7 @@ class Core:
         self._store: Store | None = None
         self._research: ResearchService | None = None
         self._open = anyio.Event()  # the research service runs
-        self._first_attempt = anyio.Event()  # the first attempt at opening the store has ended, either way
-        self._attempts = 0
-        self._last_failure: str | None = None  # what the last failed attempt met (an exception's class name)
-        self._fatal: errors.ConfigurationError | None = None  # a setting that no retry will fix
+        self._opening = StoreOpening()
 
     @property
     def store(self) -> Store:
@@ -165,37 +161,19 @@ class Core:
         return self.store
 
     def readiness(self) -> Readiness:
-        if self._research is not None:
-            schema = self._store.schema if self._store else None
-            done = "The job store is open and its migrations applied."
-            return Readiness(True, "open", done, self._attempts, schema)
-        if self._fatal is not None:
-            return Readiness(False, "failed", str(self._fatal), self._attempts)
-        if self._last_failure is None:
-            return Readiness(False, "opening", "The job store is opening.", self._attempts)
-        return Readiness(
-            False,
-            "retrying",
-            f"The job database could not be opened yet ({self._last_failure}, {self._attempts} attempt(s)); the "
-            f"server keeps retrying on its own. Wait a moment; {CHECK_STORE}.",
-            self._attempts,
+        return self._opening.readiness(
+            self._store.schema if self._store else None, ready=self._research is not None
         )
 
     def not_ready(self) -> errors.GeminiInteractionsError:
         """The error a call that needs the store gets while it is not open."""
-        if self._fatal is not None:
-            return self._fatal
-        still = f" (last attempt: {self._last_failure})" if self._last_failure else ""
-        return errors.NotReady(
-            f"The job database is not ready yet{still}: the server is still connecting to it and keeps retrying "
-            f"on its own. Try again in a moment; {CHECK_STORE}."
-        )
+        return self._opening.not_ready()
 
     async def ready(self) -> ResearchService:
         """The research service; a call made during the first attempt at opening the store waits for it."""
-        if self._research is None and not self._first_attempt.is_set():
+        if self._research is None and not self._opening.first_attempt.is_set():
             with anyio.move_on_after(FIRST_OPEN_WAIT_SECONDS):
-                await self._first_attempt.wait()
+                await self._opening.first_attempt.wait()
         if self._research is None:
             raise self.not_ready()
         return self._research
@@ -204,8 +182,8 @@ class Core:
         """Wait until the store is open, however long that takes (every failed attempt is logged where it is
         made); for background work that cannot start without it. A bad setting raises its ConfigurationError."""
         while self._research is None:
-            if self._fatal is not None:
-                raise self._fatal
+            if self._opening.fatal is not None:
+                raise self._opening.fatal
             with anyio.move_on_after(STORE_RETRY_MAX_SECONDS):
                 await self._open.wait()
         return self._research
@@ -235,9 +213,9 @@ class Core:
                 await tg.start(service.run)  # resumes the unfinished runs
                 self._research = service
                 self._open.set()
-                self._first_attempt.set()
+                self._opening.first_attempt.set()
         finally:
-            self._first_attempt.set()
+            self._opening.first_attempt.set()
             with anyio.CancelScope(shield=True):
                 await store.close()
 
@@ -247,36 +225,15 @@ class Core:
         store_module = await anyio.to_thread.run_sync(importlib.import_module, "server.core.store")
         store_class: type[Store] = store_module.Store
         url = self.settings.resolved_database_url()
-        backoff = STORE_RETRY_FIRST_SECONDS
-        while True:
-            self._attempts += 1
-            try:
-                private_dir(self.settings.data_dir)
-                # Shielded: an open cut short by shutdown would leave a driver thread behind that blocks exit.
-                with anyio.CancelScope(shield=True), anyio.fail_after(STORE_ATTEMPT_SECONDS):
-                    store = await store_class.open(url)
-            except errors.ConfigurationError as exc:
-                self._fatal = exc
-                self._first_attempt.set()
-                log.error("the job store cannot be opened: %s", exc)
-                return None
-            except Exception as exc:
-                self._last_failure = exc.__class__.__name__
-                self._first_attempt.set()
-                log.warning(
-                    "opening the job store failed (attempt %d: %s: %s); retrying in %.1f s",
-                    self._attempts,
-                    self._last_failure,
-                    str(exc)[:300],
-                    backoff,
-                )
-                await anyio.sleep(backoff)
-                backoff = min(backoff * 2, STORE_RETRY_MAX_SECONDS)
-                continue
-            if self._last_failure is not None:
-                log.info("the job store is open (attempt %d)", self._attempts)
-            self._last_failure = None
+
+        async def attempt() -> Store:
+            private_dir(self.settings.data_dir)
+            # Shielded: an open cut short by shutdown would leave a driver thread behind that blocks exit.
+            with anyio.CancelScope(shield=True), anyio.fail_after(STORE_ATTEMPT_SECONDS):
+                store = await store_class.open(url)
             return store
+
+        return await self._opening.open(attempt)
 
     async def warm_up(self) -> None:
         """Build the Gemini client off the event loop (importing google-genai takes a second or two).
