@@ -358,7 +358,11 @@ class Core:
             ) from None
 
     async def _ensure_own(self, previous: str | None, caller: Origin) -> None:
-        """``owners.unknown_interaction`` unless ``caller`` may use ``previous`` (nothing to check without one)."""
+        """``owners.unknown_interaction`` unless ``caller`` may use ``previous`` (nothing to check without one).
+        A named caller's answer is recorded as theirs: without the store it is refused (``NotReady``) now,
+        before Gemini is paid for an answer that could not be kept."""
+        if caller.owner is not None:
+            await self.ready()
         if previous and owners.checks_ids(caller):
             await self.ready()
             await owners.ensure_own(self.store, previous, caller)

@@ -75,10 +75,13 @@ async def test_an_mcp_server_started_before_its_postgres_becomes_ready_and_resum
         assert "could not be opened yet" in body["detail"] and "postgres" not in body["detail"].lower(), body
         async with http_client(server.url, TOKEN) as client:
             waiting = await client.call_tool("research_status", {"interaction_id": iid})
-            answered = await client.call_tool("ask", {"prompt": "no database needed"})
+            creates = emulator.stats.by_kind["create"]
+            answered = await client.call_tool("ask", {"prompt": "kept as this caller's"})
         assert waiting.is_error and "not ready yet" in text_of(waiting), text_of(waiting)
         assert "Try again in a moment" in text_of(waiting)
-        assert not answered.is_error, text_of(answered)
+        # A named caller's answer is recorded as theirs (#13): refused before Gemini is paid for it.
+        assert answered.is_error and "not ready yet" in text_of(answered), text_of(answered)
+        assert emulator.stats.by_kind["create"] == creates
 
         await anyio.to_thread.run_sync(own_pg_server.resume)
         body = wait_ready(base, server.process, server.log, timeout=60)
