@@ -10,21 +10,20 @@ run); callers retry idempotent reads themselves.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import anyio
 
 from . import continuation, errors
-from .answers import image_uris, to_answer, to_update
+from .answers import to_answer, to_update
 from .domain import Answer, AnswerPiece, Attachment, StreamUpdate, disposition
+from .image_downloads import ImageDownloads
 from .streamed_answer import HopReader, TextFeed
 from .upstream_errors import Call, clean, read_envelope, to_error
-from .wire import input_parts, json_body, read_capped, sse_data
+from .wire import input_parts, json_body, sdk_httpx, sse_data
 
 if TYPE_CHECKING:
     from google import genai
@@ -39,9 +38,6 @@ PieceSink = Callable[[AnswerPiece], Awaitable[None]]
 MAX_CONNECTIONS = 2000
 WEBHOOK_IDLE_CONNECTIONS = 8
 REPLICA_HEADER = "x-gemini-interactions-replica"
-DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
-MAX_IMAGE_URIS = 16
-MAX_IMAGE_BYTES = 32 * 1024 * 1024
 
 __all__ = ["Call", "Gateway", "to_answer", "to_update", "translate"]
 
@@ -51,7 +47,7 @@ class Gateway:
         self._settings = settings
         self._replica_id = replica_id
         self._client: genai.Client | None = None
-        self._http_client: Any = None  # for images Gemini delivers by uri
+        self._images = ImageDownloads(settings)
 
     def prepare(self) -> None:
         """Build the SDK client now (it imports google-genai): blocking, so run it in a worker thread."""
@@ -83,9 +79,7 @@ class Gateway:
         return self._client.aio.webhooks
 
     async def aclose(self) -> None:
-        if self._http_client is not None:
-            await self._http_client.aclose()
-            self._http_client = None
+        await self._images.aclose()
         if self._client is not None:
             try:
                 await self._client.aio.aclose()
@@ -167,7 +161,7 @@ class Gateway:
         followed = await continuation.follow(body, send, budget=budget)
         notes = [followed.stopped] if followed.stopped else []
         left = budget - (time.monotonic() - started)
-        fetched, failed = await self._fetch_images(followed.interaction, timeout=max(1.0, left))
+        fetched, failed = await self._images.fetch(followed.interaction, timeout=max(1.0, left))
         if failed:
             notes.append(f"{failed} image(s) Gemini made could not be downloaded; see the server log.")
         answer = replace(to_answer(followed.interaction, fetched=fetched), incomplete=" ".join(notes) or None)
@@ -263,7 +257,7 @@ class Gateway:
             raise self.translate(exc) from None
         fetched: dict[str, bytes] = {}
         if with_images and disposition(str(interaction.get("status"))) == "terminal":
-            fetched, _ = await self._fetch_images(interaction, timeout=timeout)
+            fetched, _ = await self._images.fetch(interaction, timeout=timeout)
         return to_answer(interaction, fetched=fetched)
 
     async def cancel(self, interaction_id: str, *, timeout: float = 30.0) -> None:
@@ -297,57 +291,6 @@ class Gateway:
         except Exception as exc:
             raise self.translate(exc) from None
 
-    # -- images delivered by uri ---------------------------------------------------------------------------
-
-    async def _fetch_images(
-        self, interaction: dict[str, Any], *, timeout: float
-    ) -> tuple[dict[str, bytes], int]:
-        """Download the images of ``interaction`` that carry a ``uri`` instead of data; (bytes by uri, failures).
-
-        The API key goes only to Gemini's own host (the configured base URL's, else
-        generativelanguage.googleapis.com); any other host must be https and gets no key.
-        """
-        uris = list(dict.fromkeys(image_uris(interaction)))[:MAX_IMAGE_URIS]
-        fetched: dict[str, bytes] = {}
-        failed = 0
-        for uri in uris:
-            try:
-                with anyio.fail_after(timeout):
-                    fetched[uri] = await self._download(uri)
-            except Exception as exc:  # the answer is still worth having without this image
-                failed += 1
-                log.warning("could not download an image Gemini delivered by uri (%s)", type(exc).__name__)
-        return fetched, failed
-
-    async def _download(self, uri: str) -> bytes:
-        parts = urlsplit(uri)
-        gemini_host = urlsplit(self._base_url()).hostname
-        headers: dict[str, str] = {}
-        if parts.hostname and parts.hostname == gemini_host:
-            headers["x-goog-api-key"] = self._settings.resolved_api_key() or ""
-        elif parts.scheme != "https":
-            raise ValueError("an image uri on another host must be https")
-        client = self._http()
-        async with client.stream("GET", uri, headers=headers, follow_redirects=not headers) as response:
-            if response.is_redirect and headers:  # follow once, without the key
-                location = response.headers.get("location", "")
-                if urlsplit(location).scheme != "https":
-                    raise ValueError("an image download redirected to a non-https location")
-                return await self._download_plain(location)
-            return await read_capped(response, MAX_IMAGE_BYTES)
-
-    async def _download_plain(self, uri: str) -> bytes:
-        async with self._http().stream("GET", uri, follow_redirects=True) as response:
-            return await read_capped(response, MAX_IMAGE_BYTES)
-
-    def _base_url(self) -> str:
-        return self._settings.base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or DEFAULT_BASE_URL
-
-    def _http(self) -> Any:
-        if self._http_client is None:
-            self._http_client = _httpx().AsyncClient(timeout=30.0)
-        return self._http_client
-
     # -- errors ------------------------------------------------------------------------------------------
 
     def translate(self, exc: BaseException, call: Call | None = None) -> Exception:
@@ -365,20 +308,11 @@ def _research_config(*, planning: bool | None) -> dict[str, Any]:
     return config
 
 
-def _httpx() -> Any:
-    """The SDK's HTTP library: httpx2, or httpx where the SDK falls back to it."""
-    try:
-        import httpx2 as httpx
-    except ImportError:
-        import httpx  # type: ignore[no-redef]  # the same API under its older name
-    return httpx
-
-
 def _connection_limits(webhooks: bool) -> Any:
     # One research watcher holds one streaming connection; httpx's default pool of 100 would queue the rest.
     # With webhooks on nothing is held open: a few idle connections are enough to reuse.
     idle = WEBHOOK_IDLE_CONNECTIONS if webhooks else 100
-    return _httpx().Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=idle)
+    return sdk_httpx().Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=idle)
 
 
 # -- translation ------------------------------------------------------------------------------------------

@@ -88,3 +88,12 @@ async def read_capped(response: Any, limit: int) -> bytes:
             raise ValueError(f"the image is larger than {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def sdk_httpx() -> Any:
+    """The SDK's HTTP library: httpx2, or httpx where the SDK falls back to it."""
+    try:
+        import httpx2 as httpx
+    except ImportError:
+        import httpx  # type: ignore[no-redef]  # the same API under its older name
+    return httpx

@@ -12,7 +12,7 @@ import pytest
 
 from server.core import Core, Settings
 from server.core.domain import Origin, disposition
-from server.core.gateway import Gateway
+from server.core.image_downloads import ImageDownloads
 from server.emulator import Emulator
 from tests.core.test_research import wait_terminal
 
@@ -84,8 +84,9 @@ async def test_report_charts_delivered_by_uri_are_downloaded_with_the_key(
 async def test_an_image_uri_elsewhere_gets_no_key_and_plain_http_is_refused(
     settings_for: Callable[..., Settings], emu: Emulator
 ) -> None:
-    gateway = Gateway(settings_for())
-    other_host = gateway._settings.base_url.replace("127.0.0.1", "localhost")  # same server, another host
+    settings = settings_for()
+    images = ImageDownloads(settings)
+    other_host = settings.base_url.replace("127.0.0.1", "localhost")  # same server, another host
     interaction = {
         "steps": [
             {
@@ -94,7 +95,7 @@ async def test_an_image_uri_elsewhere_gets_no_key_and_plain_http_is_refused(
             }
         ]
     }
-    fetched, failed = await gateway._fetch_images(interaction, timeout=5)
-    await gateway.aclose()
+    fetched, failed = await images.fetch(interaction, timeout=5)
+    await images.aclose()
     assert (fetched, failed) == ({}, 1)
     assert emu.stats.requests_total == 0  # refused before any request: no key went anywhere

@@ -42,6 +42,7 @@ from ..domain import START_UNKNOWN, Answer, Origin, ResearchJob, StartIntent
 from ..logs import interaction_context
 from .bounded_writes import BoundedWrites
 from .crash_points import armed_crash_point, crash_here
+from .endings import CHECK_USAGE, CUT_SHORT, UNANSWERED
 from .events import publish
 
 if TYPE_CHECKING:
@@ -55,17 +56,6 @@ T = TypeVar("T")
 
 START_KEY_PREFIX = "start-"
 SETTLES_PER_WINDOW = 4  # looks for abandoned starts per start window
-CHECK_USAGE = errors.USAGE_HELP
-CUT_SHORT = (
-    "This research run's start was cut short (the server stopped, or its database failed) before Gemini's "
-    "answer was recorded: Gemini may have started it, and billed it, under an id we never learnt. "
-    + CHECK_USAGE
-)
-UNANSWERED = (
-    "Gemini gave no readable answer when this research run was started (a timeout or a dropped connection): "
-    "it may have started all the same, and been billed, under an id we never learnt. " + CHECK_USAGE
-)
-
 #: Asks Gemini to create the run (one create, never retried).
 Create = Callable[[], Awaitable[Answer]]
 

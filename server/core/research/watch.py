@@ -20,10 +20,10 @@ import anyio
 
 from .. import errors
 from ..domain import START_UNKNOWN, TERMINAL_STATUSES, Answer, ResearchJob, UsageRecord, disposition
+from .endings import CUT_SHORT, NO_PLAN, STATUS_HELP
 from .events import publish
 from .pushes import PushSignals
 from .reports import ReportFiles
-from .starts import CUT_SHORT
 
 if TYPE_CHECKING:
     from ..costs import Costs
@@ -43,18 +43,6 @@ PUSH_RECHECK_SECONDS = (1.0, 3.0, 10.0, 30.0)
 # With webhooks on, fetches of pushed runs share this many lanes: a burst of deliveries (many runs ending at once)
 # then reuses a few pooled connections instead of opening one per run.
 PUSHED_FETCHES_AT_ONCE = 8
-
-STATUS_HELP = {
-    "failed": "Gemini reported that the research run failed. Try again, perhaps with a narrower topic.",
-    "cancelled": "The research run was cancelled.",
-    "incomplete": "The run stopped before finishing; the partial report (if any) is kept. Try a narrower topic.",
-    "budget_exceeded": "The run hit its budget before finishing. Try a narrower topic.",
-    "requires_action": "The research run stopped to wait for an action this server cannot take (a function "
-    "result), so it was ended. Start a new run.",
-}
-
-
-NO_PLAN = "The research agent answered without a plan. Start again, or start without planning first."
 
 
 def _now() -> datetime:
