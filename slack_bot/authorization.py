@@ -24,11 +24,6 @@ def viewer(team_id: str | None, user_id: str | None) -> Origin:
     return Origin(source="slack", owner=owner, team_id=team_id)
 
 
-def user_of(owner: str | None) -> str | None:
-    """The Slack user id of an owner ``viewer`` made (the last ``:``-separated part of a namespaced one)."""
-    return owner.rsplit(":", 1)[-1] if owner else None
-
-
 class BotAuthorization:
     def __init__(self, client: AsyncWebClient, bot_token: str) -> None:
         self._client = client

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from server.core import UsageTotal
+from server.core import UsageTotal, slack_user_of
 
-from .authorization import user_of
 from .render import usage_report
 
 if TYPE_CHECKING:
@@ -29,7 +28,7 @@ async def person_total(core: Core, *, team_id: str, owner: str | None) -> UsageT
 
 
 def mention(owner: str | None) -> str:
-    user = user_of(owner)
+    user = slack_user_of(owner)
     return f"<@{user}>" if user else "someone"
 
 

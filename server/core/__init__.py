@@ -44,6 +44,7 @@ from .domain import (
     Usage,
     UsageRecord,
     UsageTotal,
+    slack_user_of,
 )
 from .errors import (
     USAGE_HELP,
@@ -196,6 +197,7 @@ __all__ = [
     "preview",
     "serve_http",
     "slack_owner",
+    "slack_user_of",
     "token_digest",
     "token_owner",
     "until_signal",

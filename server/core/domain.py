@@ -270,6 +270,13 @@ class StreamUpdate:
     status: str | None = None
 
 
+def slack_user_of(owner: str | None) -> str | None:
+    """The Slack user id of a ``slack:<team>:<user>`` owner; None for any other owner."""
+    if not owner or not owner.startswith("slack:"):
+        return None
+    return owner.rsplit(":", 1)[1] or None
+
+
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Who started a job and where its report goes."""
@@ -284,10 +291,7 @@ class Origin:
 
     @property
     def slack_user(self) -> str | None:
-        """The Slack user id of a ``slack:<team>:<user>`` owner; None for any other owner."""
-        if not self.owner or not self.owner.startswith("slack:"):
-            return None
-        return self.owner.rsplit(":", 1)[1] or None
+        return slack_user_of(self.owner)
 
 
 @dataclass(frozen=True, slots=True)
