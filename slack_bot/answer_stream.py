@@ -43,7 +43,7 @@ from .markdown import (
     truncate,
 )
 from .neutralise import neutralise
-from .posting import TOO_LONG, post_answer, post_text, upload_markdown
+from .posting import TOO_LONG, post_answer, post_parts, post_text, upload_markdown, with_blocks
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ class AnswerWriter:
             return not self._full
         message = markdown_message(part)
         if blocks and not self._full:
-            message = _with_blocks(message, blocks)
+            message = with_blocks(message, blocks)
         async with self._call():
             if self._ts is None:
                 response = await self._client.chat_postMessage(
@@ -286,14 +286,7 @@ class AnswerWriter:
             return posted
         if parts and already + len(parts) <= MAX_INLINE_PARTS:
             try:
-                for n, part in enumerate(parts, 1):
-                    message = markdown_message(part)
-                    if n == len(parts):
-                        message = _with_blocks(message, blocks)
-                    response = await self._client.chat_postMessage(
-                        channel=self._channel, thread_ts=self._thread_ts, **message
-                    )
-                    posted.append(str(response["ts"]))
+                await post_parts(self._client, self._channel, self._thread_ts, parts, blocks, posted)
                 return posted
             except SlackApiError as exc:
                 if exc.response.get("error") not in TOO_LONG:
@@ -303,7 +296,7 @@ class AnswerWriter:
                 )
         note = f"_The full answer ({len(raw):,} characters) is in the attached file._"
         response = await self._client.chat_postMessage(
-            channel=self._channel, thread_ts=self._thread_ts, **_with_blocks(markdown_message(note), blocks)
+            channel=self._channel, thread_ts=self._thread_ts, **with_blocks(markdown_message(note), blocks)
         )
         posted.append(str(response["ts"]))
         await upload_markdown(
@@ -332,7 +325,3 @@ def _task(piece: ToolPiece) -> TaskUpdateChunk:
         status=piece.status,
         details=truncate(neutralise(piece.detail), 200) if piece.detail else None,
     )
-
-
-def _with_blocks(message: dict[str, Any], blocks: list[dict[str, Any]]) -> dict[str, Any]:
-    return {**message, "blocks": [*message["blocks"], *blocks]} if blocks else message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -35,6 +36,29 @@ async def upload_markdown(
     )
 
 
+def with_blocks(message: dict[str, Any], blocks: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """``message`` with ``blocks`` (feedback buttons) after its own."""
+    return {**message, "blocks": [*message["blocks"], *blocks]} if blocks else message
+
+
+async def post_parts(
+    client: AsyncWebClient,
+    channel: str,
+    thread_ts: str,
+    parts: Sequence[str],
+    blocks: list[dict[str, Any]] | None,
+    posted: list[str],
+) -> None:
+    """Markdown messages in the thread, in order, ``blocks`` under the last; each ts is added to ``posted`` as
+    it is sent, so that a caller that meets an error half-way knows what is already there."""
+    for n, part in enumerate(parts, 1):
+        message = markdown_message(part)
+        if n == len(parts):
+            message = with_blocks(message, blocks)
+        response = await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
+        posted.append(str(response["ts"]))
+
+
 async def post_answer(
     client: AsyncWebClient,
     channel: str,
@@ -52,12 +76,7 @@ async def post_answer(
     posted: list[str] = []
     if plan.parts:
         try:
-            for n, part in enumerate(plan.parts, 1):
-                message = markdown_message(part)
-                if blocks and n == len(plan.parts):
-                    message["blocks"] = [*message["blocks"], *blocks]
-                response = await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
-                posted.append(str(response["ts"]))
+            await post_parts(client, channel, thread_ts, plan.parts, blocks, posted)
             return posted
         except SlackApiError as exc:
             if exc.response.get("error") not in TOO_LONG:
@@ -70,9 +89,7 @@ async def post_answer(
             await upload_markdown(client, channel, thread_ts, text.strip(), filename="answer.md", title=title)
             return posted
     assert plan.intro is not None
-    message = markdown_message(plan.intro)
-    if blocks:
-        message["blocks"] = [*message["blocks"], *blocks]
+    message = with_blocks(markdown_message(plan.intro), blocks)
     response = await client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
     posted.append(str(response["ts"]))
     await upload_markdown(client, channel, thread_ts, text.strip(), filename="answer.md", title="Answer")
