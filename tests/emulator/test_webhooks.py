@@ -13,7 +13,7 @@ from google.genai import _interactions as gi
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from server.emulator import Emulator
-from tests.support.webhooks import Received, Recorder
+from tests.support.webhooks import Received, Recorder, until
 
 from .helpers import wait_terminal
 
@@ -25,6 +25,13 @@ AGENT = "deep-research-preview-04-2026"
 
 def verify(secret: str, delivery: Received) -> Any:
     return Webhook(secret).verify(delivery.body, delivery.headers)
+
+
+async def delivery_statuses(emu: Emulator, count: int) -> list[int]:
+    """The statuses of the emulator's first ``count`` deliveries, once it has logged them: it logs one after the
+    receiver has answered, so a test that has just seen the request may be a moment early."""
+    await until(lambda: len(emu.webhooks.deliveries()) >= count, what=f"{count} logged deliveries")
+    return [r.status for r in emu.webhooks.deliveries()]
 
 
 async def research(client: genai.Client, topic: str = "tides") -> str:
@@ -88,7 +95,7 @@ async def test_a_finished_run_is_delivered_once_signed_as_standard_webhooks(
         # A foreground answer is an interaction too: a project-level webhook hears of it.
         await client.aio.interactions.create(model="gemini-flash-latest", input="hi")
         assert len(await hook.wait_for(2)) == 2
-        assert [r.status for r in emu.webhooks.deliveries()] == [200, 200]
+        assert await delivery_statuses(emu, 2) == [200, 200]
 
 
 async def test_during_a_rotation_every_valid_secret_signs(client: genai.Client) -> None:
@@ -112,7 +119,7 @@ async def test_deliveries_are_retried_with_the_same_id_until_acknowledged(
         await wait_terminal(client, await research(client))
         deliveries = await hook.wait_for(3)
         assert len({d.headers["webhook-id"] for d in deliveries}) == 1
-        assert [r.status for r in emu.webhooks.deliveries()] == [500, 503, 200]
+        assert await delivery_statuses(emu, 3) == [500, 503, 200]
 
 
 async def test_a_test_can_make_deliveries_late_twice_forged_stale_or_absent(
