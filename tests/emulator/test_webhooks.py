@@ -27,7 +27,7 @@ def verify(secret: str, delivery: Received) -> Any:
     return Webhook(secret).verify(delivery.body, delivery.headers)
 
 
-async def delivery_statuses(emu: Emulator, count: int) -> list[int]:
+async def delivery_statuses(emu: Emulator, count: int) -> list[int | None]:
     """The statuses of the emulator's first ``count`` deliveries, once it has logged them: it logs one after the
     receiver has answered, so a test that has just seen the request may be a moment early."""
     await until(lambda: len(emu.webhooks.deliveries()) >= count, what=f"{count} logged deliveries")
