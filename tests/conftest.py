@@ -21,6 +21,8 @@ pytest_plugins = ["tests.support.pg_fixtures"]  # pg_server, pg_url: one Postgre
 OPT_IN = {
     "browser": "the MCP App view in headless Chromium (needs chromium and node)",
     "packaging": "what users install: the wheel, the Claude Desktop bundle, the README's commands (npm, a minute or two)",
+    "scale": "replicas as processes on one PostgreSQL: kill -9, SIGTERM hand-over, Slack retries (about 80 s)",
+    "soak": "mixed operations for a while against a failing upstream (about 40 s)",
 }
 
 

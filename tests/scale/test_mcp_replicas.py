@@ -28,7 +28,7 @@ from tests.support.env import REPO, free_port
 from tests.support.mcp import ResourceUpdates, updates_until_completed
 from tests.support.processes import wait_healthy
 
-pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres, pytest.mark.scale]
 
 TOKEN = "replica-token-for-tests-only"
 RUN = "[emulator:research_seconds=2]"

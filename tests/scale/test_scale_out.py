@@ -36,7 +36,7 @@ from tests.scale.scale_cluster import (
 from tests.support.env import make_settings
 from tests.support.slack import mention, user_message
 
-pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
+pytestmark = [pytest.mark.anyio, pytest.mark.postgres, pytest.mark.scale]
 
 JOBS = 50
 SETTLE_SECONDS = 2.5  # several delivery sweeps (0.3 s) and lease periods (1 s): room for a wrong second post
