@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -37,6 +38,11 @@ class StoreBase:
         with anyio.CancelScope(shield=True):
             async with self._engine.begin() as conn:
                 yield conn
+
+    async def _took(self, stmt: Any) -> bool:
+        """Run a conditional write that returns rows; True when it matched one (this call did it)."""
+        async with self._begin() as conn:
+            return (await conn.execute(stmt)).first() is not None
 
     @asynccontextmanager
     async def _connect(self) -> AsyncIterator[AsyncConnection]:

@@ -325,8 +325,7 @@ class JobsMixin(StoreBase):
             .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=lease_seconds))
             .returning(jobs.c.interaction_id)
         )
-        async with self._begin() as conn:
-            return (await conn.execute(stmt)).first() is not None
+        return await self._took(stmt)
 
     async def renew_leases(self, owner: str, lease_seconds: float) -> set[str]:
         """Extend every lease ``owner`` still holds on an unfinished job; return those job ids."""

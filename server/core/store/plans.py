@@ -40,8 +40,7 @@ class PlansMixin(StoreBase):
             )
             .returning(jobs.c.interaction_id)
         )
-        async with self._begin() as conn:
-            return (await conn.execute(stmt)).first() is not None
+        return await self._took(stmt)
 
     async def approve_job(
         self, interaction_id: str, owner: str, lease_seconds: float, *, changes: str | None = None
@@ -88,8 +87,7 @@ class PlansMixin(StoreBase):
             )
             .returning(jobs.c.interaction_id)
         )
-        async with self._begin() as conn:
-            return (await conn.execute(stmt)).first() is not None
+        return await self._took(stmt)
 
     async def set_run(self, interaction_id: str, run_id: str) -> bool:
         """Record the run an approval started, and the run's id as the job owner's. False when the job ended

@@ -61,8 +61,7 @@ class SlackMixin(StoreBase):
             .on_conflict_do_nothing(index_elements=["key"])
             .returning(seen_events.c.key)
         )
-        async with self._begin() as conn:
-            return (await conn.execute(stmt)).first() is not None
+        return await self._took(stmt)
 
     async def prune_seen(self, older_than_seconds: float) -> int:
         """Forget keys recorded more than ``older_than_seconds`` ago; return how many."""
